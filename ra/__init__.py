@@ -1,0 +1,102 @@
+"""``ra`` — the back office of a Registration Unit in a national PKI."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from ra.config import load_config
+
+    cfg = load_config(config)
+    app = Flask(__name__, instance_path=cfg["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(cfg)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("weasyprint", "fontTools", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    _init_extensions(app)
+    _init_ports(app)
+    _register_blueprints(app)
+
+    from ra import web
+    web.init_app(app)
+
+    from ra.cli import register_cli
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from sqlalchemy import event
+
+    from ra.auth.session import init_login
+    from ra.extensions import babel, csrf, db, migrate
+    from ra.i18n import select_locale
+
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _tune_sqlite(db.engine, event)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    init_login(app)
+    _import_models()
+
+
+def _tune_sqlite(engine, event) -> None:
+    """Foreign keys on, WAL, a busy timeout, and transactions that pysqlite leaves to
+    SQLAlchemy so SAVEPOINTs work (SQLAlchemy's documented pysqlite recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def _import_models() -> None:
+    # Every model must be imported for Alembic and for relationship resolution.
+    import ra.audit.models  # noqa: F401
+    import ra.auth.models  # noqa: F401
+    import ra.enrollment.models  # noqa: F401
+    import ra.mail.models  # noqa: F401
+
+
+def _init_ports(app: Flask) -> None:
+    from ra.documents import DocumentRenderer
+    from ra.mail.notify import Notifier
+    from ra.ports import build_ports
+
+    ports = build_ports(app.config)
+    ports.documents = DocumentRenderer(app)
+    ports.notifier = Notifier(app, ports)
+    app.extensions["ra.ports"] = ports
+
+
+def _register_blueprints(app: Flask) -> None:
+    from ra.api import bp as api_bp
+    from ra.audit.views import bp as audit_bp
+    from ra.auth.views import bp as auth_bp
+    from ra.enrollment.api import register_api as register_enrollment_api
+    from ra.enrollment.views import bp as enrollment_bp
+    from ra.main import bp as main_bp
+
+    register_enrollment_api(api_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(enrollment_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(api_bp)

@@ -1,0 +1,65 @@
+"""JSON API under /api/v1: bearer tokens only (no cookies, so no CSRF surface),
+errors as {"error": {"code", "message"}}, described at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+
+from ra.errors import RAError, UserError
+from ra.extensions import csrf, db
+from ra.i18n import _l
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+class Unauthorized(RAError):
+    status = 401
+    code = "unauthorized"
+    default_message = _l("A valid bearer token is required.")
+
+
+def bearer_user():
+    from ra.auth.service import user_for_token
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return user_for_token(db.session, token.strip())
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = bearer_user()
+        if user is None:
+            raise Unauthorized()
+        g.api_user = user
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def actor():
+    return g.api_user
+
+
+def json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise UserError(_l("The request body must be a JSON object."), code="bad_json")
+    return data
+
+
+@bp.route("/openapi.json")
+def openapi():
+    from ra.api.openapi import spec
+    return jsonify(spec())
+
+
+@bp.after_request
+def _no_cookies(resp):
+    # The API never sets or refreshes a session cookie.
+    resp.headers.pop("Set-Cookie", None)
+    return resp

@@ -1,0 +1,129 @@
+"""Builds the ports once from config (DESIGN §4): mailer, file store, clock,
+document renderer, password hasher; the CA connector and token driver join them
+in their own issues. Services receive ``ports`` as an argument and never look
+them up themselves."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import argon2
+
+from ra.errors import NotFound
+from ra.mail.mailers import Mailer, mailer_from_url
+
+LOCAL_TZ = ZoneInfo("Asia/Ulaanbaatar")
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def today(self) -> date:
+        """The date at the RU's counter (Ulaanbaatar time)."""
+        return self.now().astimezone(LOCAL_TZ).date()
+
+
+class FrozenClock(Clock):
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+_STORED = re.compile(r"^[a-z]+/\d{4}/[0-9a-f]{32}\.[a-z]{3,4}$")
+
+
+class FileStore:
+    """Files outside the web root, under names the server makes up; a user's file
+    name never becomes a path."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def put(self, data: bytes, *, category: str, extension: str, year: int | None = None) -> str:
+        year = year or datetime.now(timezone.utc).year
+        name = f"{category}/{year}/{uuid.uuid4().hex}.{extension}"
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return name
+
+    def path(self, stored_name: str) -> Path:
+        if not _STORED.match(stored_name):
+            raise NotFound()
+        return self.root / stored_name
+
+    def read(self, stored_name: str) -> bytes:
+        try:
+            return self.path(stored_name).read_bytes()
+        except FileNotFoundError:
+            raise NotFound() from None
+
+
+class PasswordHasher:
+    """argon2id (OWASP ASVS 2.4.1). Costs come from config so the test suite can
+    use cheap hashes; the defaults are argon2-cffi's RFC 9106 low-memory profile."""
+
+    def __init__(self, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4):
+        self._h = argon2.PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+        self._dummy = self._h.hash(secrets.token_hex(8))
+
+    def hash(self, password: str) -> str:
+        return self._h.hash(password)
+
+    def verify(self, hashed: str | None, password: str) -> bool:
+        try:
+            # Spend the same time for unknown accounts so timing does not reveal them.
+            return self._h.verify(hashed or self._dummy, password) and hashed is not None
+        except (argon2.exceptions.VerifyMismatchError, argon2.exceptions.InvalidHashError,
+                argon2.exceptions.VerificationError):
+            return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Ports:
+    mailer: Mailer
+    mail_from: str
+    files: FileStore
+    clock: Clock
+    passwords: PasswordHasher
+    base_url: str
+    documents: object = None       # ra.documents.DocumentRenderer
+    notifier: object = None        # ra.mail.notify.Notifier
+    extra: dict = field(default_factory=dict)
+
+
+def build_ports(config: dict) -> Ports:
+    instance = Path(config["INSTANCE_PATH"])
+    return Ports(
+        mailer=config.get("MAILER") or mailer_from_url(config["MAIL_URL"], instance),
+        mail_from=config["MAIL_FROM"],
+        files=FileStore(instance / "files"),
+        clock=config.get("CLOCK") or Clock(),
+        passwords=PasswordHasher(**config.get("ARGON2", {})),
+        base_url=config["BASE_URL"],
+    )
+
+
+def current_ports() -> Ports:
+    from flask import current_app
+
+    return current_app.extensions["ra.ports"]

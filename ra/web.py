@@ -1,0 +1,98 @@
+"""The one place that maps typed errors to HTTP (STYLE rule 5), plus security headers."""
+from __future__ import annotations
+
+import logging
+import uuid
+from urllib.parse import urlsplit
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ra.errors import RAError, ValidationFailed
+from ra.i18n import LANGUAGES, _l
+
+log = logging.getLogger("ra.web")
+
+HTTP_MESSAGES = {
+    400: _l("The request was not understood."),
+    401: _l("Please log in to continue."),
+    403: _l("You are not allowed to do this."),
+    404: _l("Not found."),
+    405: _l("This method is not allowed here."),
+    413: _l("The file is larger than 10 MB."),
+    429: _l("Too many attempts. Try again later."),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message, *, errors: dict | None = None):
+    if wants_json():
+        body = {"error": {"code": code, "message": str(message)}}
+        if errors:
+            body["error"]["fields"] = {k: str(v) for k, v in errors.items()}
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message, errors=errors), status
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Only same-site relative paths: no open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def init_app(app) -> None:
+    @app.errorhandler(RAError)
+    def _ra_error(exc: RAError):
+        from ra.extensions import db
+        db.session.rollback()
+        return error_response(exc.status, exc.code, exc.render(),
+                              errors=getattr(exc, "errors", None) if isinstance(exc, ValidationFailed) else None)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return error_response(400, "csrf", _l("The form has expired or was not sent from this site. "
+                                              "Reload the page and try again."))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc):
+        return error_response(413, "too_large", HTTP_MESSAGES[413])
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        message = HTTP_MESSAGES.get(exc.code, exc.name)
+        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        from ra.extensions import db
+        db.session.rollback()
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("unexpected error %s on %s %s", error_id, request.method, request.path)
+        return error_response(500, "internal", _l("Something went wrong on our side. "
+                                                  "Quote this number to the RU: %(id)s", id=error_id))
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; frame-ancestors 'none'; form-action 'self'")
+        if request.path.startswith(("/api/", "/login")) or resp.mimetype == "application/pdf":
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.context_processor
+    def _globals():
+        from flask_babel import get_locale
+        return {"LANGUAGES": LANGUAGES, "current_locale": str(get_locale() or "mn")}
