@@ -35,7 +35,7 @@ def _init_extensions(app: Flask) -> None:
 
     from ra.auth.session import init_login
     from ra.extensions import babel, csrf, db, migrate
-    from ra.i18n import select_locale
+    from ra.i18n import compile_catalogs, select_locale, translation_directories
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -44,7 +44,9 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    compile_catalogs(Path(app.root_path))
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=";".join(translation_directories(Path(app.root_path))))
     init_login(app)
     _import_models()
 

@@ -18,6 +18,7 @@ import argon2
 
 from ra.errors import NotFound
 from ra.mail.mailers import Mailer, mailer_from_url
+from ra.profiles import profiles_from_config
 
 LOCAL_TZ = ZoneInfo("Asia/Ulaanbaatar")
 
@@ -108,6 +109,9 @@ class Ports:
     base_url: str
     documents: object = None       # ra.documents.DocumentRenderer
     notifier: object = None        # ra.mail.notify.Notifier
+    profiles: dict = field(default_factory=dict)  # ra.profiles.Profile by name
+    ca: object = None              # ra.ca CAConnector (issue #4)
+    tokens: object = None          # ra.tokens TokenDriver (issue #5)
     extra: dict = field(default_factory=dict)
 
 
@@ -120,6 +124,7 @@ def build_ports(config: dict) -> Ports:
         clock=config.get("CLOCK") or Clock(),
         passwords=PasswordHasher(**config.get("ARGON2", {})),
         base_url=config["BASE_URL"],
+        profiles=profiles_from_config(config),
     )
 
 
