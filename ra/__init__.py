@@ -96,7 +96,10 @@ def _register_blueprints(app: Flask) -> None:
     from ra.enrollment.views import bp as enrollment_bp
     from ra.main import bp as main_bp
 
-    register_enrollment_api(api_bp)
+    # Blueprints are module-level; a second app in the same process (tests, the
+    # live server) must not add their routes again.
+    if not api_bp._got_registered_once:
+        register_enrollment_api(api_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(enrollment_bp)

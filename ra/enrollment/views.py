@@ -23,6 +23,15 @@ def _user():
     return current_user._get_current_object()
 
 
+def _own(org) -> bool:
+    return current_user.organisation_id == org.id
+
+
+def _page(org):
+    """The page an action returns to: a registrar's own dashboard, or the officer's view."""
+    return show_dashboard() if _own(org) else show_organisation(org.id)
+
+
 def _act(org, action, success_message):
     """Runs one service call as a unit of work; a typed error is flashed, nothing half-done."""
     try:
@@ -32,9 +41,11 @@ def _act(org, action, success_message):
         db.session.rollback()
         flash(exc.render(), "danger")
         db.session.refresh(org)
-        return show_organisation(org.id), exc.status
+        return _page(org), exc.status
     flash(success_message, "success")
-    return redirect(url_for("enrollment.show_organisation", org_id=org.id), 303)
+    target = url_for("enrollment.show_dashboard") if _own(org) else url_for("enrollment.show_organisation",
+                                                                           org_id=org.id)
+    return redirect(target, 303)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -122,7 +133,7 @@ def upload_document(org_id, kind):
     form = UploadForm()
     if not form.validate_on_submit():
         flash(_l("Choose a file to upload."), "danger")
-        return show_organisation(org.id), 400
+        return _page(org), 400
     f = form.file.data
     data = f.stream.read(MAX_BYTES + 1)
     return _act(org, lambda: service.upload_document(db.session, _user(), org, kind, f.filename or "", data,
