@@ -71,6 +71,24 @@ def token_cmd(email):
     click.echo(token)
 
 
+@users.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+def role_cmd(email, role):
+    """Change an account's role (audited; the account's sessions end)."""
+    import sqlalchemy as sa
+
+    from ra.auth.models import User
+    from ra.auth.service import change_role, normalise_email
+
+    user = db.session.execute(sa.select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no account {email}")
+    change_role(db.session, "cli", user, Role(role))
+    commit()
+    click.echo(f"{user.email} is now {role}")
+
+
 @audit_cli.command("verify")
 def audit_verify():
     """Check the hash chain; exits 1 naming the first bad record."""
