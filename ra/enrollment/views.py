@@ -54,11 +54,11 @@ def register_organisation():
     errors: dict = {}
     status = 200
     if request.method == "POST":
+        data = service.Registration(**{k: form[k].data or "" for k in (
+            "name", "registry_number", "kind", "district", "address", "phone", "email_domains",
+            "registrar_name", "registrar_position", "registrar_email", "registrar_phone")},
+            password=form.password.data or None, locale=request.form.get("locale") or "mn")
         if form.validate_on_submit():
-            data = service.Registration(**{k: form[k].data or "" for k in (
-                "name", "registry_number", "kind", "district", "address", "phone", "email_domains",
-                "registrar_name", "registrar_position", "registrar_email", "registrar_phone")},
-                password=form.password.data, locale=request.form.get("locale") or "mn")
             try:
                 org, user, _ = service.register_organisation(db.session, data, ports=current_ports())
                 commit()
@@ -70,8 +70,13 @@ def register_organisation():
                 login_user(user)
                 flash(_l("Your organisation is registered. Upload the official request letter next."), "success")
                 return redirect(url_for("enrollment.show_dashboard"), 303)
+        elif form.csrf_token.errors:
+            status = 400
         else:
-            status = 400 if form.csrf_token.errors else 422
+            # Show every problem at once, the form's and the domain's, so the user
+            # corrects the form in one go.
+            errors, _ = service.validate_registration(db.session, data)
+            status = 422
     return render_template("enrollment/register.html", form=form, errors=errors), status
 
 

@@ -225,3 +225,13 @@ def test_upload_is_audited_with_its_hash(app):
         rec = db.session.execute(sa.select(AuditRecord).where(AuditRecord.action == "document.uploaded")
                                  .order_by(AuditRecord.seq.desc())).scalars().first()
         assert json.loads(rec.details)["sha256"] == hashlib.sha256(pdf).hexdigest()
+
+
+def test_every_problem_is_shown_at_once(app, client):
+    _, first = _register(client)
+    other = app.test_client()
+    resp, _ = _register(other, registry_number=first["registry_number"], name="")
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Энэ талбарыг заавал бөглөнө" in text  # the empty name …
+    assert "аль хэдийн бүртгэгдсэн" in text  # … and the duplicate number, in one answer
