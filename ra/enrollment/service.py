@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from ra import audit
 from ra.auth import policy
+from ra.auth.models import User
 from ra.auth.roles import Role
 from ra.auth.service import create_user, normalise_email
 from ra.enrollment import validation as v
@@ -68,6 +69,8 @@ def validate_registration(session, data: Registration) -> tuple[dict, list[str]]
         elif domains and not v.domain_allowed(data.registrar_email, domains):
             errors["registrar_email"] = _l("The registration officer's e-mail must be in one of the "
                                            "organisation's domains (%(domains)s).", domains=", ".join(domains))
+        elif session.execute(sa.select(User.id).where(User.email == normalise_email(data.registrar_email))).first():
+            errors["registrar_email"] = _l("An account with this e-mail already exists.")
     for f in ("phone", "registrar_phone"):
         value = getattr(data, f)
         if value and v.phone_error(value):
@@ -84,10 +87,6 @@ def register_organisation(session, data: Registration, *, ports):
     """Public self-registration: the organisation (pending) and its registrar's account.
     Returns (organisation, registrar, generated_password_or_None)."""
     errors, domains = validate_registration(session, data)
-    if not errors and session.execute(
-            sa.select(sa.func.count()).select_from(_user_table()).where(
-                _user_table().c.email == normalise_email(data.registrar_email))).scalar():
-        errors["registrar_email"] = _l("An account with this e-mail already exists.")
     if errors:
         raise ValidationFailed(errors)
     org = Organisation(
@@ -105,11 +104,6 @@ def register_organisation(session, data: Registration, *, ports):
     audit.record(session, user, "organisation.registered", org,
                  {"registry_number": org.registry_number, "name": org.name})
     return org, user, generated
-
-
-def _user_table():
-    from ra.auth.models import User
-    return User.__table__
 
 
 def upload_document(session, actor, org: Organisation, kind: DocumentKind, filename: str, data: bytes,
@@ -243,6 +237,5 @@ def set_temporary_access(session, actor, org: Organisation, start: date | None, 
 
 
 def _registrar_locale(session, org) -> str:
-    from ra.auth.models import User
     loc = session.execute(sa.select(User.locale).where(User.email == org.registrar_email)).scalar()
     return loc or "mn"
