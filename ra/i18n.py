@@ -6,9 +6,11 @@ LANGUAGES = ("mn", "en")
 
 
 def select_locale():
-    from flask import request, session
+    from flask import has_request_context, request, session
     from flask_login import current_user
 
+    if not has_request_context():
+        return "mn"  # CLI and workers speak the RU's language unless told otherwise
     if getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
         return current_user.locale
     lang = session.get("lang")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 KEY_TYPES = ("rsa2048", "rsa3072", "ec-p256")
@@ -67,7 +68,9 @@ def build_subject(profile: Profile, s: SubjectData) -> x509.Name:
     if s.position:
         attrs.append(x509.NameAttribute(NameOID.TITLE, s.position[:64]))
     attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn[:64]))
-    attrs.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, s.register_number))
+    # X.520 gives serialNumber PrintableString, which cannot hold the register
+    # number's Cyrillic letters (УБ12345678); UTF8String keeps them readable.
+    attrs.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, s.register_number, _type=_ASN1Type.UTF8String))
     if s.email:
         attrs.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, s.email))
     return x509.Name(attrs)
