@@ -47,6 +47,9 @@ SETTINGS = (
     Setting("RA_MAIL_FROM", "MAIL_FROM", "Sender address. Default: noreply@ra.localhost"),
     Setting("RA_BASE_URL", "BASE_URL", "Public base URL used in e-mails. Default: http://127.0.0.1:5000"),
     Setting("RA_CA", "CA", "CA connector: `embedded` (default) or `django-ca+https://…`"),
+    Setting("RA_TOKEN_ESCROW_KEY", "TOKEN_ESCROW_KEY",
+            "Key (base64url, 32 bytes) that encrypts escrowed SO PINs (AES-GCM). Default: generated once into "
+            "`instance/token_escrow_key` (mode 600). Back it up apart from the database."),
     Setting("RA_SESSION_IDLE_MINUTES", "SESSION_IDLE_MINUTES", "Idle session timeout in minutes. Default: 30"),
     Setting("RA_SECURE_COOKIES", "SESSION_COOKIE_SECURE", "`1` behind https: cookies get the Secure flag"),
 )
