@@ -73,18 +73,25 @@ def _import_models() -> None:
     # Every model must be imported for Alembic and for relationship resolution.
     import ra.audit.models  # noqa: F401
     import ra.auth.models  # noqa: F401
+    import ra.ca.models  # noqa: F401
     import ra.enrollment.models  # noqa: F401
+    import ra.enrollment.holder_models  # noqa: F401
     import ra.mail.models  # noqa: F401
+    import ra.tokens.models  # noqa: F401
 
 
 def _init_ports(app: Flask) -> None:
+    from ra.ca.connector import build_connector
     from ra.documents import DocumentRenderer
     from ra.mail.notify import Notifier
     from ra.ports import build_ports
+    from ra.tokens.driver import Pkcs11TokenDriver
 
     ports = build_ports(app.config)
     ports.documents = DocumentRenderer(app)
     ports.notifier = Notifier(app, ports)
+    ports.tokens = Pkcs11TokenDriver.from_config(app.config)  # loads the PKCS#11 module on first use
+    ports.ca = build_connector(app.config, ports)  # cheap: keys load on first use
     app.extensions["ra.ports"] = ports
 
 
@@ -92,16 +99,23 @@ def _register_blueprints(app: Flask) -> None:
     from ra.api import bp as api_bp
     from ra.audit.views import bp as audit_bp
     from ra.auth.views import bp as auth_bp
+    from ra.ca.views import bp as ca_bp
     from ra.enrollment.api import register_api as register_enrollment_api
+    from ra.enrollment.holder_api import register_api as register_holder_api
     from ra.enrollment.views import bp as enrollment_bp
+    import ra.enrollment.holder_views  # noqa: F401  (adds its routes to enrollment_bp)
     from ra.main import bp as main_bp
+    from ra.tokens.views import bp as tokens_bp
 
     # Blueprints are module-level; a second app in the same process (tests, the
     # live server) must not add their routes again.
     if not api_bp._got_registered_once:
         register_enrollment_api(api_bp)
+        register_holder_api(api_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(enrollment_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(ca_bp)
+    app.register_blueprint(tokens_bp)

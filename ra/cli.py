@@ -116,12 +116,16 @@ def mail_send():
 
 
 def register_cli(app) -> None:
+    from ra.ca.cli import ca_cli
     from ra.demo import demo_cmd
+    from ra.tokens.cli import tokens_cli
 
     app.cli.add_command(users)
     app.cli.add_command(audit_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(demo_cmd)
+    app.cli.add_command(ca_cli)
+    app.cli.add_command(tokens_cli)
 
 
 def main():

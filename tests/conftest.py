@@ -77,8 +77,20 @@ def session_app(database_url, tmp_path_factory, smtp_sink):
 
     app = create_app(app_config(database_url, tmp_path_factory.mktemp("instance"), smtp_sink.port))
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
     return app
+
+
+@pytest.fixture(scope="session")
+def embedded_ca(session_app):
+    """The embedded root and issuing CA, generated once (RSA key generation is the
+    slow part) and committed for the whole session, outside the per-test rollback."""
+    from ra.extensions import db
+
+    with session_app.app_context():
+        session_app.extensions["ra.ports"].ca.initialise(db.session, actor="test")
+        db.session.commit()
+    return session_app.extensions["ra.ports"].ca
 
 
 @pytest.fixture

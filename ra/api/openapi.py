@@ -31,6 +31,8 @@ def _decision(summary, body=None):
 
 
 def spec() -> dict:
+    from ra.enrollment.holder_api import openapi_paths as holder_paths
+
     reason = {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
     return {
         "openapi": "3.1.0",
@@ -98,5 +100,6 @@ def spec() -> dict:
                               **_errors(401, 404)}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": _resp("OpenAPI")}}},
+            **holder_paths(),
         },
     }

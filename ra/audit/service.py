@@ -5,8 +5,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ra.audit.models import AuditChainHead, AuditRecord
 from ra.db import utcnow
@@ -52,9 +54,48 @@ def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
-def record(session, actor, action: str, obj=None, details: dict | None = None, *, at: datetime | None = None) -> AuditRecord:
+_HEAD = AuditChainHead.__table__
+_RECORD = AuditRecord.__table__
+# Core statements built once: the append runs inside every audited operation.
+_CLAIM = (sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
+          .returning(_HEAD.c.seq, _HEAD.c.last_hash))
+_FIELDS = ("seq", "at", "actor_id", "actor", "action", "object_type", "object_id", "details", "prev_hash", "hash")
+_APPEND = sa.insert(_RECORD).values({name: sa.bindparam("r_" + name) for name in _FIELDS})
+_ADVANCE = sa.update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=sa.bindparam("r_hash"))
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Where a record landed in the chain."""
+    seq: int
+    hash: str
+
+
+@lru_cache(maxsize=None)
+def _write(dialect: str) -> tuple:
+    """Insert the record and move the head: one round trip on PostgreSQL (a
+    data-modifying CTE always runs to completion), two statements on SQLite."""
+    if dialect == "postgresql":
+        return (_ADVANCE.add_cte(_APPEND.cte("appended")),)
+    return _APPEND, _ADVANCE
+
+
+@lru_cache(maxsize=None)
+def _start_chain(dialect: str):
+    """The head row of an empty log; a concurrent first appender's row wins."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(_HEAD).values(id=1, seq=0, last_hash=GENESIS).on_conflict_do_nothing(index_elements=["id"])
+
+
+def record(session, actor, action: str, obj=None, details: dict | None = None, *,
+           at: datetime | None = None) -> Appended:
     """Append one record in the caller's transaction. Never put a secret or PIN in
-    ``details``: the log is kept for years and read by auditors."""
+    ``details``: the log is kept for years and read by auditors.
+
+    Core statements on the caller's connection, no ORM flush: claim the next
+    ``seq`` (``UPDATE … RETURNING`` on the head row: its row lock on PostgreSQL,
+    the write lock on SQLite, so concurrent appenders queue here and the chain
+    stays linear without gaps), then insert the record and move the head's hash."""
     at = at or utcnow()
     actor_id, actor_label = _actor_fields(actor)
     object_type, object_id = _object_fields(obj)
@@ -63,29 +104,19 @@ def record(session, actor, action: str, obj=None, details: dict | None = None, *
         object_type, object_id = _object_fields(obj)
     details_json = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, default=str)
 
-    # Take the chain's lock first: UPDATE … RETURNING locks the head row on
-    # PostgreSQL and the database on SQLite before we read the previous hash.
-    row = session.execute(
-        sa.update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(AuditChainHead.seq, AuditChainHead.last_hash)
-    ).first()
+    conn = session.connection()
+    row = conn.execute(_CLAIM).first()
     if row is None:
-        session.add(AuditChainHead(id=1, seq=1, last_hash=GENESIS))
-        session.flush()
-        seq, prev = 1, GENESIS
-    else:
-        seq, prev = row
+        conn.execute(_start_chain(conn.dialect.name))
+        row = conn.execute(_CLAIM).first()
+    seq, prev = row
     digest = chain_hash(prev, content_of(seq, at, actor_id, actor_label, action, object_type, object_id, details_json))
-    rec = AuditRecord(
-        seq=seq, at=at, actor_id=actor_id, actor=actor_label, action=action,
-        object_type=object_type, object_id=object_id, details=details_json,
-        prev_hash=prev, hash=digest,
-    )
-    session.add(rec)
-    session.execute(sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=digest))
-    return rec
+    values = {"r_seq": seq, "r_at": at, "r_actor_id": actor_id, "r_actor": actor_label, "r_action": action,
+              "r_object_type": object_type, "r_object_id": object_id, "r_details": details_json,
+              "r_prev_hash": prev, "r_hash": digest}
+    for statement in _write(conn.dialect.name):
+        conn.execute(statement, values)
+    return Appended(seq, digest)
 
 
 @dataclass

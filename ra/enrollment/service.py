@@ -166,9 +166,10 @@ def _generate_contract(session, actor, org: Organisation, *, ports) -> Generated
 
 
 def _contract_holders(session, org):
-    """Rows of the contract's annex table. Holders arrive with the orders issue; until
-    then the annex says that none are listed yet."""
-    return []
+    """Rows of the contract's annex 1: the organisation's active holders, marked as
+    listed in this contract (later additions go into numbered annexes)."""
+    from ra.enrollment.holders_service import list_in_contract
+    return list_in_contract(session, org)
 
 
 def _store_generated(session, actor, org, kind, number, pdf: bytes, *, ports) -> GeneratedDocument:

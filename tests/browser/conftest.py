@@ -25,7 +25,7 @@ def live_server(db_kind, tmp_path_factory, smtp_sink):
     url = make_database(db_kind, tmp_path_factory.mktemp("live-db"))
     app = create_app(app_config(url, tmp_path_factory.mktemp("live-instance"), smtp_sink.port, TESTING=False))
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     app.extensions["ra.ports"].base_url = base

@@ -1,0 +1,332 @@
+"""The ``TokenDriver`` port over python-pkcs11 0.10 (PKCS#11 v2.40), DESIGN §3.3.
+
+Every operation names the token by its serial number (``CK_TOKEN_INFO.serialNumber``),
+not by slot id: slot ids change when a token is re-inserted (SoftHSM2 renumbers
+them), the serial does not. Each method opens its own session and closes it before
+returning, so the handover can call the steps one at a time, commit between them,
+and resume after a crash, a pulled token or a restart.
+
+The module (``RA_PKCS11_MODULE``) is loaded on first use, never at app start. One
+module configuration per process: all calls hold one lock, because re-scanning
+(``C_Finalize``/``C_Initialize`` through python-pkcs11's ``reinitialize``) would
+invalidate sessions another thread has open.
+
+PINs pass through as arguments only; nothing here logs or keeps one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pkcs11
+import pkcs11.exceptions as px
+from asn1crypto.core import Integer
+from cryptography import x509
+from pkcs11 import Attribute, CertificateType, KeyType, MechanismFlag, ObjectClass, TokenFlag
+from pkcs11.util.ec import encode_named_curve_parameters
+
+from ra.tokens import csr as csrlib
+from ra.tokens.errors import (CertificateMismatch, KeyNotFound, KeyNotProtected, KeyTypeNotAllowed,
+                              ModuleUnavailable, TokenNotPresent, pkcs11_errors)
+from ra.tokens.escrow import PinEscrow
+from ra.tokens.initshim import InitTokenShim
+from ra.tokens.softhsm import SoftHSM, is_softhsm
+
+log = logging.getLogger("ra.tokens")
+
+_LOCK = threading.RLock()
+_ACTIVE_CONF: dict[str, str | None] = {}  # module path → SOFTHSM2_CONF it was initialised with
+
+KEY_ID_BYTES = 20
+PROTECTION = (Attribute.LOCAL, Attribute.ALWAYS_SENSITIVE, Attribute.NEVER_EXTRACTABLE)
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    slot_id: int
+    serial: str
+    label: str
+    model: str
+    manufacturer: str
+    initialised: bool
+    user_pin_initialised: bool
+    user_pin_locked: bool
+    user_pin_count_low: bool
+    so_pin_locked: bool
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: bytes
+    key_type: str
+    public_key_info: bytes  # SubjectPublicKeyInfo DER
+    local: bool
+    always_sensitive: bool
+    never_extractable: bool
+
+    @property
+    def protected(self) -> bool:
+        return self.local and self.always_sensitive and self.never_extractable
+
+
+def _text(raw) -> str:
+    return (raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)).strip()
+
+
+def _slot_info(token) -> SlotInfo:
+    f = token.flags
+    return SlotInfo(
+        slot_id=token.slot.slot_id, serial=_text(token.serial), label=token.label.strip(),
+        model=token.model.strip(), manufacturer=token.manufacturer_id.strip(),
+        initialised=bool(f & TokenFlag.TOKEN_INITIALIZED),
+        user_pin_initialised=bool(f & TokenFlag.USER_PIN_INITIALIZED),
+        user_pin_locked=bool(f & TokenFlag.USER_PIN_LOCKED),
+        user_pin_count_low=bool(f & TokenFlag.USER_PIN_COUNT_LOW),
+        so_pin_locked=bool(f & TokenFlag.SO_PIN_LOCKED),
+    )
+
+
+class Pkcs11TokenDriver:
+    """Real PKCS#11 tokens through python-pkcs11. ``softhsm``: the SoftHSM2
+    configuration to use when the module is SoftHSM2 (None for vendor modules).
+    ``escrow``: the cipher that keeps SO PINs in the database; it travels with the
+    driver because an SO PIN exists only to be given to the token."""
+
+    def __init__(self, module_path: str, *, escrow: PinEscrow, softhsm: SoftHSM | None = None):
+        self.module_path = module_path
+        self.softhsm = softhsm
+        self.escrow = escrow
+        self._slot_of: dict[str, int] = {}  # serial → slot id where it was last seen (a hint only)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Pkcs11TokenDriver":
+        """Reads the configuration only; the module is loaded on first use."""
+        module = config["PKCS11_MODULE"]
+        softhsm = SoftHSM.for_instance(config["INSTANCE_PATH"]) if is_softhsm(module) else None
+        return cls(module, escrow=PinEscrow.from_config(config), softhsm=softhsm)
+
+    # -- the module -----------------------------------------------------------------
+    def _lib(self):
+        """The loaded, initialised module, pointed at this driver's SoftHSM2
+        configuration (re-initialised through python-pkcs11 if another was active)."""
+        conf = str(self.softhsm.ensure()) if self.softhsm else None
+        if conf:
+            os.environ["SOFTHSM2_CONF"] = conf
+        if not Path(self.module_path).exists():
+            raise ModuleUnavailable(module=self.module_path)
+        try:
+            lib = pkcs11.lib(self.module_path)
+        except px.PKCS11Error:
+            log.error("cannot load PKCS#11 module %s", self.module_path)
+            raise ModuleUnavailable(module=self.module_path) from None
+        if self.module_path not in _ACTIVE_CONF:
+            _ACTIVE_CONF[self.module_path] = conf
+        elif conf and _ACTIVE_CONF[self.module_path] != conf:
+            lib.reinitialize()
+            _ACTIVE_CONF[self.module_path] = conf
+        return lib
+
+    def rescan(self) -> None:
+        """Makes tokens inserted (or created by softhsm2-util) since start-up visible.
+        Vendor modules see hot-plugged tokens without this; SoftHSM2 reads its token
+        directory only in C_Initialize."""
+        with _LOCK:
+            lib = self._lib()
+            lib.reinitialize()
+
+    def _find(self, lib, serial: str):
+        wanted = serial.strip().lower()
+        hint = self._slot_of.get(wanted)
+        # The slot where the token was last seen first: one C_GetTokenInfo, not one per slot.
+        for slot in sorted(lib.get_slots(token_present=True), key=lambda s: s.slot_id != hint):
+            try:
+                token = slot.get_token()
+            except (px.TokenNotPresent, px.TokenNotRecognised, px.DeviceRemoved):
+                continue
+            if wanted and _text(token.serial).lower() == wanted:
+                self._slot_of[wanted] = slot.slot_id
+                return token
+        raise TokenNotPresent(serial=serial)
+
+    @contextmanager
+    def _token(self, serial: str, *, operation: str, so: bool = False):
+        with _LOCK, pkcs11_errors(serial, so=so, operation=operation):
+            token = self._find(self._lib(), serial)
+            try:
+                yield token
+            except px.PKCS11Error:
+                # python-pkcs11 0.10 leaks the session when C_Login fails; ours are all
+                # closed or leaked at this point (we hold the lock), so close them all.
+                try:
+                    InitTokenShim(self.module_path).close_all_sessions(token.slot.slot_id)
+                except px.PKCS11Error:
+                    pass
+                raise
+
+    # -- slots ------------------------------------------------------------------------
+    def list_slots(self, *, rescan: bool = False) -> list[SlotInfo]:
+        """Tokens in the readers that report a serial number, by serial."""
+        with _LOCK, pkcs11_errors("-", operation="list slots"):
+            lib = self._lib()
+            if rescan:
+                lib.reinitialize()
+            found = []
+            for slot in lib.get_slots(token_present=True):
+                try:
+                    info = _slot_info(slot.get_token())
+                except (px.TokenNotPresent, px.TokenNotRecognised, px.DeviceRemoved):
+                    continue
+                if info.serial:  # SoftHSM2's spare slot for a new token has none
+                    found.append(info)
+        return sorted(found, key=lambda s: s.serial)
+
+    def slot(self, serial: str) -> SlotInfo:
+        with self._token(serial, operation="read token info") as token:
+            return _slot_info(token)
+
+    # -- initialisation and PINs (PKCS#11 v2.40 §5.6) --------------------------------
+    def init_token(self, serial: str, so_pin: str, label: str) -> None:
+        """C_InitToken through the documented shim: wipes every object, sets the
+        label; ``so_pin`` must be the token's current SO PIN and stays its SO PIN."""
+        with self._token(serial, operation="C_InitToken", so=True) as token:
+            InitTokenShim(self.module_path).init_token(token.slot.slot_id, so_pin, label)
+        log.info("token %s initialised", serial)
+
+    def set_so_pin(self, serial: str, old_so_pin: str, new_so_pin: str) -> None:
+        """C_SetPIN in an SO session: replaces the SO PIN."""
+        with self._token(serial, operation="C_SetPIN (SO)", so=True) as token:
+            with token.open(rw=True, so_pin=old_so_pin) as session:
+                session.set_pin(old_so_pin, new_so_pin)
+        log.info("token %s: SO PIN replaced", serial)
+
+    def check_so_pin(self, serial: str, so_pin: str) -> None:
+        with self._token(serial, operation="SO login", so=True) as token:
+            with token.open(rw=True, so_pin=so_pin):
+                pass
+
+    def init_user_pin(self, serial: str, so_pin: str, user_pin: str) -> None:
+        """C_InitPIN in an SO session: sets the user PIN after initialisation, and
+        unblocks a locked one at the counter."""
+        with self._token(serial, operation="C_InitPIN", so=True) as token:
+            with token.open(rw=True, so_pin=so_pin) as session:
+                session.init_pin(user_pin)
+        log.info("token %s: user PIN set by the SO", serial)
+
+    def check_user_pin(self, serial: str, user_pin: str) -> None:
+        with self._token(serial, operation="user login") as token:
+            with token.open(user_pin=user_pin):
+                pass
+
+    # -- keys, CSR, certificate ----------------------------------------------------------
+    def generate_key_pair(self, serial: str, user_pin: str, key_type: str, label: str) -> KeyInfo:
+        """On-token key generation with TOKEN, PRIVATE, SENSITIVE true and EXTRACTABLE
+        false under a fresh CKA_ID; LOCAL, ALWAYS_SENSITIVE and NEVER_EXTRACTABLE are
+        read back and must be true, else the pair is destroyed (ETSI EN 319 411-1
+        GEN-6.3.3: the subject's key is generated in the secure device)."""
+        kind, size, _, _ = csrlib.KEY_SPECS[key_type]
+        key_id = secrets.token_bytes(KEY_ID_BYTES)
+        private = {Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
+                   Attribute.EXTRACTABLE: False, Attribute.SIGN: True}
+        public = {Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.VERIFY: True}
+        caps = MechanismFlag.SIGN | MechanismFlag.VERIFY
+        with self._token(serial, operation="C_GenerateKeyPair") as token:
+            with token.open(rw=True, user_pin=user_pin) as session:
+                if kind == KeyType.EC:
+                    params = session.create_domain_parameters(
+                        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(size)}, local=True)
+                    pub, priv = params.generate_keypair(id=key_id, label=label, store=True, capabilities=caps,
+                                                        public_template=public, private_template=private)
+                else:
+                    pub, priv = session.generate_keypair(kind, size, id=key_id, label=label, store=True,
+                                                         capabilities=caps, public_template=public,
+                                                         private_template=private)
+                info = self._key_info(key_id, key_type, pub, priv)
+                if not info.protected:
+                    priv.destroy()
+                    pub.destroy()
+                    raise KeyNotProtected(serial=serial)
+        log.info("token %s: %s key pair generated", serial, key_type)
+        return info
+
+    def generate_key_pair_for_profile(self, serial: str, user_pin: str, profile, *, key_type: str | None = None,
+                                      label: str | None = None) -> KeyInfo:
+        """The key a certificate profile asks for (``ra.profiles``): the order's key
+        type if the profile allows it, else the profile's default (RSA-2048 unless
+        configured otherwise; RSA-3072 and EC P-256 by profile)."""
+        key_type = key_type or profile.default_key_type
+        if key_type not in csrlib.KEY_SPECS or not profile.check_key_type(key_type):
+            raise KeyTypeNotAllowed(profile=profile.name, key_type=key_type)
+        return self.generate_key_pair(serial, user_pin, key_type, label or profile.name)
+
+    @staticmethod
+    def _key_info(key_id: bytes, key_type: str, pub, priv) -> KeyInfo:
+        flags = {a: bool(priv[a]) for a in PROTECTION}
+        return KeyInfo(key_id=key_id, key_type=key_type, public_key_info=csrlib.public_key_info(pub),
+                       local=flags[Attribute.LOCAL], always_sensitive=flags[Attribute.ALWAYS_SENSITIVE],
+                       never_extractable=flags[Attribute.NEVER_EXTRACTABLE])
+
+    def _pair(self, session, serial: str, key_id: bytes):
+        try:
+            priv = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
+            pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=key_id)
+        except (px.NoSuchKey, px.MultipleObjectsReturned):
+            raise KeyNotFound(serial=serial) from None
+        return pub, priv
+
+    def get_key(self, serial: str, user_pin: str, key_id: bytes) -> KeyInfo:
+        """The pair under ``key_id``, as a resumed handover finds it."""
+        with self._token(serial, operation="read key") as token:
+            with token.open(user_pin=user_pin) as session:
+                pub, priv = self._pair(session, serial, key_id)
+                spki = csrlib.public_key_info(pub)
+                return self._key_info(key_id, csrlib.key_type_of(spki), pub, priv)
+
+    def sign_csr(self, serial: str, user_pin: str, key_id: bytes, subject: x509.Name) -> bytes:
+        """A PKCS#10 request (RFC 2986) for ``subject``, signed on the token."""
+        with self._token(serial, operation="C_Sign (CSR)") as token:
+            with token.open(user_pin=user_pin) as session:
+                pub, priv = self._pair(session, serial, key_id)
+                spki = csrlib.public_key_info(pub)
+                signer = csrlib.token_signer(priv, set(token.slot.get_mechanisms()))
+                der = csrlib.build_csr(subject, spki, csrlib.key_type_of(spki), signer)
+        log.info("token %s: CSR signed", serial)
+        return der
+
+    def put_certificate(self, serial: str, user_pin: str, key_id: bytes, label: str, certificate_der: bytes) -> None:
+        """Writes the X.509 certificate object with the key's CKA_ID and label
+        (PKCS#11 v2.40 §4.6.3), replacing an earlier one under the same id, and
+        reads it back. Refuses a certificate whose public key is not the token key's."""
+        cert = x509.load_der_x509_certificate(certificate_der)
+        with self._token(serial, operation="write certificate") as token:
+            with token.open(rw=True, user_pin=user_pin) as session:
+                pub, _ = self._pair(session, serial, key_id)
+                if not csrlib.same_public_key(certificate_der, csrlib.public_key_info(pub)):
+                    raise CertificateMismatch(serial=serial)
+                for old in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id}):
+                    if old[Attribute.VALUE] == certificate_der:
+                        return
+                    old.destroy()
+                session.create_object({
+                    Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+                    Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.MODIFIABLE: True,
+                    Attribute.ID: key_id, Attribute.LABEL: label, Attribute.VALUE: certificate_der,
+                    Attribute.SUBJECT: cert.subject.public_bytes(), Attribute.ISSUER: cert.issuer.public_bytes(),
+                    # CKA_SERIAL_NUMBER is the DER INTEGER of the serial (PKCS#11 v2.40 §4.6.3).
+                    Attribute.SERIAL_NUMBER: Integer(cert.serial_number).dump(),
+                })
+        if self.read_certificate(serial, user_pin, key_id) != certificate_der:
+            raise CertificateMismatch(serial=serial)
+        log.info("token %s: certificate %x written", serial, cert.serial_number)
+
+    def read_certificate(self, serial: str, user_pin: str | None, key_id: bytes) -> bytes | None:
+        """The certificate stored under ``key_id`` (public object: no PIN needed)."""
+        with self._token(serial, operation="read certificate") as token:
+            with (token.open(user_pin=user_pin) if user_pin else token.open()) as session:
+                for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id}):
+                    return bytes(obj[Attribute.VALUE])
+        return None
