@@ -8,7 +8,8 @@ venv_install ""
 cd "$ROOT"
 export RA_INSTANCE_PATH=${RA_INSTANCE_PATH:-$ROOT/instance}
 flask --app ra db upgrade
+flask --app ra ca init
 flask --app ra demo
 echo
-echo ">> http://127.0.0.1:5000  (Ctrl-C stops it)"
+echo ">> http://127.0.0.1:${PORT:-5000}  (Ctrl-C stops it)"
 exec flask --app ra run --host 127.0.0.1 --port "${PORT:-5000}"
