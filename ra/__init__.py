@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # the holder's `ra-token` command imports `ra` without Flask
+    from flask import Flask
 
 
 def create_app(config: dict | None = None) -> Flask:
+    from flask import Flask
+
     from ra.config import load_config
 
     cfg = load_config(config)
@@ -78,6 +82,10 @@ def _import_models() -> None:
     import ra.enrollment.holder_models  # noqa: F401
     import ra.mail.models  # noqa: F401
     import ra.tokens.models  # noqa: F401
+    import ra.tokens.unblock_models  # noqa: F401
+    import ra.tokens.handover_models  # noqa: F401
+    import ra.revocation.models  # noqa: F401
+    import ra.reports.models  # noqa: F401  (the token rollup; the report queries' indexes)
 
 
 def _init_ports(app: Flask) -> None:
@@ -106,12 +114,23 @@ def _register_blueprints(app: Flask) -> None:
     import ra.enrollment.holder_views  # noqa: F401  (adds its routes to enrollment_bp)
     from ra.main import bp as main_bp
     from ra.tokens.views import bp as tokens_bp
+    import ra.tokens.unblock_views  # noqa: F401  (adds the unblock pages to tokens_bp)
+    from ra.tokens.unblock_api import register_api as register_unblock_api
+    from ra.tokens.handover_api import register_api as register_handover_api
+    from ra.reports.api import register_api as register_reports_api
+    from ra.reports.views import bp as reports_bp
+
+    from ra.revocation.wiring import init_app as init_revocation
+    init_revocation(app, api_bp)  # its pages, API routes (before api_bp registers), CLI, token/position hooks
 
     # Blueprints are module-level; a second app in the same process (tests, the
     # live server) must not add their routes again.
     if not api_bp._got_registered_once:
         register_enrollment_api(api_bp)
         register_holder_api(api_bp)
+        register_handover_api(api_bp)
+        register_reports_api(api_bp)
+        register_unblock_api(api_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(enrollment_bp)
@@ -119,3 +138,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(ca_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(reports_bp)

@@ -119,6 +119,7 @@ def register_cli(app) -> None:
     from ra.ca.cli import ca_cli
     from ra.demo import demo_cmd
     from ra.tokens.cli import tokens_cli
+    from ra.reports.cli import reports_cli
 
     app.cli.add_command(users)
     app.cli.add_command(audit_cli)
@@ -126,6 +127,7 @@ def register_cli(app) -> None:
     app.cli.add_command(demo_cmd)
     app.cli.add_command(ca_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(reports_cli)
 
 
 def main():

@@ -50,6 +50,9 @@ SETTINGS = (
     Setting("RA_TOKEN_ESCROW_KEY", "TOKEN_ESCROW_KEY",
             "Key (base64url, 32 bytes) that encrypts escrowed SO PINs (AES-GCM). Default: generated once into "
             "`instance/token_escrow_key` (mode 600). Back it up apart from the database."),
+    Setting("RA_REVOCATION_DUAL_CONTROL", "REVOCATION_DUAL_CONTROL",
+            "`1` (default): a second RU officer or manager approves revocations other than the holder's own "
+            "lost-token report; `0` turns dual control off"),
     Setting("RA_SESSION_IDLE_MINUTES", "SESSION_IDLE_MINUTES", "Idle session timeout in minutes. Default: 30"),
     Setting("RA_SECURE_COOKIES", "SESSION_COOKIE_SECURE", "`1` behind https: cookies get the Secure flag"),
 )

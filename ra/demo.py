@@ -108,11 +108,28 @@ def load_demo(session, ports) -> list[tuple[str, str]]:
 
 
 @click.command("demo")
+@click.option("--scale", type=click.Choice(["national", "small"]), default=None,
+              help="Also generate a national-scale data set for reports (ra.reports.national).")
 @with_appcontext
-def demo_cmd():
+def demo_cmd(scale):
     """Load demo data: one account per role and organisations in each state."""
-    logins = load_demo(db.session, current_app.extensions["ra.ports"])
+    ports = current_app.extensions["ra.ports"]
+    logins = load_demo(db.session, ports)
     commit()
+    from ra.tokens.handover_demo import load_handover_demo
+
+    made = load_handover_demo(db.session, ports)  # SoftHSM2 stock tokens and approved orders
+    commit()
+    if scale:
+        from ra.reports.national import generate
+        try:
+            counts = generate(db.session, current_app.extensions["ra.ports"], scale, progress=click.echo)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+        commit()
+        click.echo(f"{scale} data set generated in {counts['seconds']} s")
     click.echo(f"Demo data loaded. Every demo password: {DEMO_PASSWORD}")
+    click.echo(f"  {len(made.get('orders', []))} approved orders wait for a handover at /tokens/handovers; "
+               f"{len(made.get('tokens', []))} SoftHSM2 tokens are in stock.")
     for email, role in logins:
         click.echo(f"  {email:32} {role}")

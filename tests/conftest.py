@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.ca.peer import start_peer as _start_peer
+from tests.ca.proxy import MisbehavingProxy as _MisbehavingProxy
 from tests.support.databases import drop_database, make_database
 from tests.support.smtp import SmtpSink
 
@@ -91,6 +93,29 @@ def embedded_ca(session_app):
         session_app.extensions["ra.ports"].ca.initialise(db.session, actor="test")
         db.session.commit()
     return session_app.extensions["ra.ports"].ca
+
+
+# The real django-ca peer (issue #4): one server per test session, shared by the
+# CA, handover and revocation tests; stopped by PID at the end.
+@pytest.fixture(scope="session")
+def peer(tmp_path_factory):
+    peer = _start_peer(tmp_path_factory.mktemp("django-ca"))
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(peer):
+    proxy = _MisbehavingProxy(peer, peer.certfile, peer.keyfile).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def misbehaving(proxy):
+    proxy.mode, proxy.posts, proxy.swap_pem = "pass", 0, None
+    yield proxy
+    proxy.mode = "pass"
 
 
 @pytest.fixture

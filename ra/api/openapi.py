@@ -32,6 +32,10 @@ def _decision(summary, body=None):
 
 def spec() -> dict:
     from ra.enrollment.holder_api import openapi_paths as holder_paths
+    from ra.reports.api import openapi_paths as report_paths
+    from ra.revocation.api import openapi_paths as revocation_paths
+    from ra.tokens.handover_api import openapi_paths as handover_paths
+    from ra.tokens.unblock_api import openapi_paths as unblock_paths
 
     reason = {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
     return {
@@ -101,5 +105,9 @@ def spec() -> dict:
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": _resp("OpenAPI")}}},
             **holder_paths(),
+            **unblock_paths(),
+            **handover_paths(),
+            **revocation_paths(),
+            **report_paths(),
         },
     }

@@ -29,6 +29,7 @@ from ra.ca.models import EmbeddedAuthority, EmbeddedIssued
 from ra.errors import Conflict, NotFound
 from ra.i18n import _l
 from ra.profiles import Profile
+from ra.revocation import crl_der
 
 ROOT = "root-g1"
 ISSUING = "issuing-g1"
@@ -208,6 +209,7 @@ class EmbeddedCA(CAConnector):
         row.revoked_at = self._now()
         row.reason = reason.value
         row.invalidity_date = invalidity_date
+        row.crl_entry = crl_der.entry_of(row.serial, row.revoked_at, row.reason, invalidity_date)
         self._stale(s, row.authority_id)
 
     def suspend(self, serial):
@@ -218,6 +220,7 @@ class EmbeddedCA(CAConnector):
                 return
             raise Conflict(_l("This certificate is already revoked; revocation is final."), code="already_revoked")
         row.revoked_at, row.reason = self._now(), HOLD
+        row.crl_entry = crl_der.entry_of(row.serial, row.revoked_at, HOLD)
         self._stale(s, row.authority_id)
 
     def release(self, serial):
@@ -226,7 +229,7 @@ class EmbeddedCA(CAConnector):
         if row.reason != HOLD:
             raise Conflict(_l("This certificate is not on hold."), code="not_on_hold")
         # A full CRL simply stops listing it; removeFromCRL is for delta CRLs (RFC 5280 §5.3.1).
-        row.revoked_at = row.reason = row.invalidity_date = None
+        row.revoked_at = row.reason = row.invalidity_date = row.crl_entry = None
         self._stale(s, row.authority_id)
 
     # -- publication ------------------------------------------------------------------------------
@@ -260,24 +263,41 @@ class EmbeddedCA(CAConnector):
         s.refresh(row)
         entries = self._revoked_entries(s, row)
         loaded = self._loaded.get(row.id) or self._load(row)
-        crl = build.build_crl(loaded.chain[0], loaded.template.issuer_key, entries, number, now)
-        row.crl_der = crl.public_bytes(serialization.Encoding.DER)
+        # Assembled from the entries cached per revocation (ra.revocation.crl_der).
+        row.crl_der = crl_der.signed_crl(loaded.chain[0], loaded.template.issuer_key, entries, crl_number=number,
+                                         this_update=now, next_update=now + build.CRL_VALIDITY)
+        crl = x509.load_der_x509_crl(row.crl_der)
         row.crl_this_update, row.crl_next_update, row.crl_stale = now, crl.next_update_utc, False
         audit.record(s, "system", "ca.crl_generated", row, {"ca": row.name, "crl_number": number,
                                                               "entries": len(entries)})
         return crl
 
-    def _revoked_entries(self, s, row: EmbeddedAuthority) -> list[build.RevokedEntry]:
+    def _revoked_entries(self, s, row: EmbeddedAuthority) -> list[bytes]:
+        """The revokedCertificates entries, DER: as cached when each was revoked or
+        held; encoded now only for rows revoked before the cache existed."""
         if row.is_root:
             children = s.scalars(sa.select(EmbeddedAuthority).where(EmbeddedAuthority.parent_id == row.id,
                                                                     EmbeddedAuthority.revoked_at.is_not(None)))
-            return [build.RevokedEntry(x509.load_pem_x509_certificate(c.certificate_pem.encode()).serial_number,
-                                       c.revoked_at, c.revocation_reason) for c in children]
-        rows = s.execute(sa.select(EmbeddedIssued.serial, EmbeddedIssued.revoked_at, EmbeddedIssued.reason,
-                                   EmbeddedIssued.invalidity_date)
-                         .where(EmbeddedIssued.authority_id == row.id, EmbeddedIssued.revoked_at.is_not(None))
-                         .order_by(EmbeddedIssued.revoked_at))
-        return [build.RevokedEntry(int(r.serial, 16), r.revoked_at, r.reason, r.invalidity_date) for r in rows]
+            return [crl_der.encode_entry(x509.load_pem_x509_certificate(c.certificate_pem.encode()).serial_number,
+                                         c.revoked_at, c.revocation_reason) for c in children]
+        s.flush()
+        conn = s.connection()  # Core rows: 100,000 entries are read on every revocation
+        cached = [r[0] for r in conn.execute(sa.select(EmbeddedIssued.crl_entry).where(
+            EmbeddedIssued.authority_id == row.id, EmbeddedIssued.crl_entry.is_not(None)))]
+        older = conn.execute(sa.select(EmbeddedIssued.serial, EmbeddedIssued.revoked_at, EmbeddedIssued.reason,
+                                       EmbeddedIssued.invalidity_date)
+                             .where(EmbeddedIssued.authority_id == row.id, EmbeddedIssued.revoked_at.is_not(None),
+                                    EmbeddedIssued.crl_entry.is_(None)))
+        return [*cached, *(crl_der.entry_of(r.serial, r.revoked_at, r.reason, r.invalidity_date) for r in older)]
+
+    def ocsp_responder(self):
+        """The delegated OCSP responder of the current issuing CA (RFC 6960
+        §4.2.2.2), issued and renewed by ``ra.revocation.responder``."""
+        from ra.revocation.responder import current_responder
+
+        s = self._session()
+        ca = self._current_issuing(s)
+        return current_responder(s, ca.id, ca.template.issuer_key, ca.chain[0], self._wrapping, self._now())
 
     def check(self) -> CheckReport:
         s = self._session()

@@ -109,6 +109,10 @@ class EmbeddedAuthority(db.Model):
     crl_this_update: Mapped[datetime | None] = mapped_column(UTCDateTime)
     crl_next_update: Mapped[datetime | None] = mapped_column(UTCDateTime)
     crl_stale: Mapped[bool] = mapped_column(default=True)
+    # The delegated OCSP responder (RFC 6960 §4.2.2.2) of this CA, its key sealed
+    # like the CA's own (``ra.ca.keys``); issued by ``ra.revocation.responder``.
+    ocsp_certificate_pem: Mapped[str | None] = mapped_column(sa.Text)
+    ocsp_encrypted_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -127,9 +131,16 @@ class EmbeddedIssued(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(sa.String(32))
     invalidity_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The revokedCertificates entry (RFC 5280 §5.1.2.6), DER, encoded once when it
+    # is revoked or held and cleared on release: a CRL is these pieces joined
+    # (``ra.revocation.crl_der``).
+    crl_entry: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
         sa.UniqueConstraint("authority_id", "serial", name="uq_embedded_ca_issued_authority_id"),
         sa.Index("ix_embedded_ca_issued_revoked", "authority_id", "revoked_at"),
+        # Covers the CRL's one query: the cached entries of the revoked rows only.
+        sa.Index("ix_embedded_ca_issued_crl_entry", "authority_id", "crl_entry",
+                 sqlite_where=sa.text("crl_entry IS NOT NULL"), postgresql_where=sa.text("crl_entry IS NOT NULL")),
     )

@@ -48,6 +48,11 @@ _CERTIFICATES = Certificate.__table__
 # Core statements built once (issuance is the hot path); the ORM objects the
 # callers get are attached to the session without reading the rows back.
 _INSERT_CERTIFICATE = sa.insert(_CERTIFICATES).returning(_CERTIFICATES.c.id)
+# A request row as its object holds it (``_finish``): nobody else can have
+# changed a row inserted in the same, uncommitted transaction.
+_COLUMNS = tuple(c.key for c in _REQUESTS.columns if not c.primary_key)
+_FINISH = (sa.update(_REQUESTS).where(_REQUESTS.c.id == sa.bindparam("pk"))
+           .values({name: sa.bindparam("v_" + name) for name in _COLUMNS}))
 _CLAIM = (sa.update(_REQUESTS).where(_REQUESTS.c.request_id == sa.bindparam("claimed"))
           .values(attempts=_REQUESTS.c.attempts))
 
@@ -66,22 +71,48 @@ def _actor_id(actor):
 @lru_cache(maxsize=None)
 def _insert_new(dialect: str, table: sa.Table, key: str):
     """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id``: no id back means the
-    key was taken. No savepoint needed: a failed insert would abort the whole
-    PostgreSQL transaction."""
+    key was taken. A plain INSERT would need a savepoint around it, since a
+    unique violation aborts the whole PostgreSQL transaction."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c.id)
 
 
+@lru_cache(maxsize=None)
+def _left_null(table: sa.Table) -> tuple[str, ...]:
+    """The columns an INSERT leaves NULL when it omits them."""
+    return tuple(c.key for c in table.columns
+                 if c.nullable and not c.primary_key and c.default is None and c.server_default is None)
+
+
+def _written(cls, row_id: int, values: dict):
+    """The ORM object of a row just inserted with Core from ``values``."""
+    return cls(id=row_id, **{**dict.fromkeys(_left_null(cls.__table__)), **values})
+
+
+def _detached(obj):
+    """``obj``, whose row is written, as an ORM object with every column loaded and
+    no history, not read back from the database."""
+    make_transient_to_detached(obj)
+    return obj
+
+
 def _attach(session, obj):
-    """Makes ``obj``, whose row was just inserted with Core, a persistent object of
-    the session without reading it back. An object still mapped to that id is
-    left over from a rolled-back attempt (the id was reused): it goes."""
+    """Makes a detached object persistent in the session, clean. An object still
+    mapped to its id is left over from a rolled-back attempt (the id was
+    reused): it goes."""
     stale = session.identity_map.get(session.identity_key(type(obj), obj.id))
     if stale is not None:
         session.expunge(stale)
-    make_transient_to_detached(obj)
     session.add(obj)
     return obj
+
+
+def _finish(session, req: CertificateRequest) -> CertificateRequest:
+    """Writes what became of a request handled outside the session
+    (``request_and_submit``) in one UPDATE instead of a unit-of-work flush, and
+    makes it persistent as written."""
+    session.connection().execute(_FINISH, {"pk": req.id, **{"v_" + name: getattr(req, name) for name in _COLUMNS}})
+    return _attach(session, _detached(req))
 
 
 @dataclass
@@ -106,26 +137,30 @@ def request_certificate(session, actor, *, csr: bytes | str, profile: str, subje
 
 def check_and_record(session, actor, *, csr: bytes | str, profile: str, subject: SubjectData, request_id: str,
                      order_id: int | None = None, holder_id: int | None = None, ports,
-                     announce: bool = True) -> Checked:
-    """``request_certificate``, returning what it learnt. ``announce=False`` leaves
-    the new request's audit record to the caller (``request_and_submit``)."""
+                     one_unit: bool = False) -> Checked:
+    """``request_certificate``, returning what it learnt. ``one_unit``: the caller
+    (``request_and_submit``) writes a new request's audit record with its first
+    state change, and the request stays out of the session until ``_finish``."""
     request_id = (request_id or "").strip()
     if not request_id or len(request_id) > 100:
         raise UserError(_l("A request id of 1 to 100 characters is required."), code="request_id")
     prof = _profile(ports, profile)
     parsed = checks.load_csr(csr)
     key_type = checks.check_csr(parsed, prof)
-    decided = checks.encodable(build_subject(prof, subject))
-    text = decided.rfc4514_string()
+    built = build_subject(prof, subject)
+    text = built.rfc4514_string()  # the same for its ``encodable`` form: types are not printed
     now = ports.clock.now()
     values = dict(
         request_id=request_id, connector=ports.ca.name, profile=prof.name, order_id=order_id, holder_id=holder_id,
         csr_pem=parsed.public_bytes(serialization.Encoding.PEM).decode("ascii"), key_type=key_type,
         public_key_sha256=checks.public_key_sha256(parsed.public_key()), subject=text,
-        status=RequestStatus.PENDING, ca_reference=None, attempts=1, last_attempt_at=now, previous_attempt_at=None,
-        error=None, created_by_id=_actor_id(actor), created_at=now, completed_at=None)
+        status=RequestStatus.PENDING, attempts=1, last_attempt_at=now, created_by_id=_actor_id(actor),
+        created_at=now)
     facts = {"request_id": request_id, "profile": prof.name, "key_type": key_type, "subject": text,
              "order_id": order_id, "holder_id": holder_id, "connector": values["connector"]}
+    # The caller's pending rows first (the order this request names, say): the
+    # Core statements below do not autoflush.
+    session.flush()
     # Insert first and read only on conflict: the write takes the lock before any
     # read (PostgreSQL: the unique index; SQLite: the database), so a concurrent
     # twin waits here and then finds this row.
@@ -134,12 +169,13 @@ def check_and_record(session, actor, *, csr: bytes | str, profile: str, subject:
     if new_id is None:
         req = _another_attempt(session, request_id, values, now)
         return Checked(req, False, parsed, checks.subject_from_text(req.subject), prof, facts)
-    req = _attach(session, CertificateRequest(id=new_id, **values))
-    if announce:
+    req = _written(CertificateRequest, new_id, values)
+    if not one_unit:
+        _attach(session, _detached(req))
         audit.record(session, actor, CREATED, req, facts)
     # The subject as a retry reads it back from the record, so that every attempt
     # asks for the same certificate.
-    return Checked(req, True, parsed, checks.as_recorded(decided), prof, facts)
+    return Checked(req, True, parsed, checks.as_recorded(built), prof, facts)
 
 
 def _another_attempt(session, request_id: str, new: dict, now: datetime) -> CertificateRequest:
@@ -206,7 +242,7 @@ def request_and_submit(session, actor, *, csr: bytes | str, profile: str, subjec
     change's, with the request's facts under ``request``. A request still
     pending at the end gets its own ``certificate_request.created`` record."""
     checked = check_and_record(session, actor, csr=csr, profile=profile, subject=subject, request_id=request_id,
-                               order_id=order_id, holder_id=holder_id, ports=ports, announce=False)
+                               order_id=order_id, holder_id=holder_id, ports=ports, one_unit=True)
     recorded()
     if not checked.new:  # recorded earlier: claim it and carry on as a second submission would
         return submit_certificate_request(session, actor, request_id, ports=ports)
@@ -214,7 +250,7 @@ def request_and_submit(session, actor, *, csr: bytes | str, profile: str, subjec
                   request_facts=checked.facts)
     if req.status == RequestStatus.PENDING:
         audit.record(session, actor, CREATED, req, checked.facts)
-    return req
+    return _finish(session, req)
 
 
 def _submit(session, actor, req: CertificateRequest, csr, subject: x509.Name, prof: Profile, ports, *,
@@ -239,23 +275,28 @@ def _submit(session, actor, req: CertificateRequest, csr, subject: x509.Name, pr
     return _record(session, actor, req, result, ports, more)
 
 
+@lru_cache(maxsize=16)
+def _issuer_facts(issuing: x509.Certificate) -> tuple[str, str]:
+    """An issuing CA's name (RFC 4514) and key identifier, read once per CA."""
+    return issuing.subject.rfc4514_string(), checks.key_identifier(issuing)
+
+
 def _record(session, actor, req: CertificateRequest, result: IssuedCertificate, ports,
             more: dict) -> CertificateRequest:
     cert = result.certificate
     serial = checks.serial_hex(cert.serial_number)
-    issuer_key_id = checks.key_identifier(result.chain[0])
-    issuer = cert.issuer.rfc4514_string()
+    # problems_with_issued() found the certificate signed by chain[0] under its
+    # name, and with the subject the RU decided: their texts are known already.
+    issuer, issuer_key_id = _issuer_facts(result.chain[0])
     not_after = cert.not_valid_after_utc
     now = ports.clock.now()
     values = dict(
         request_pk=req.id, serial=serial, issuer_key_id=issuer_key_id, ca_name=result.ca_name, issuer=issuer,
-        subject=cert.subject.rfc4514_string(), not_before=cert.not_valid_before_utc, not_after=not_after,
-        pem=result.pem,
+        subject=req.subject, not_before=cert.not_valid_before_utc, not_after=not_after, pem=result.pem,
         profile=req.profile, order_id=req.order_id, holder_id=req.holder_id,
-        public_key_sha256=req.public_key_sha256, status=CertificateStatus.VALID, revoked_at=None,
-        revocation_reason=None, invalidity_date=None, created_at=now)
-    conn = session.connection()
-    record = _attach(session, Certificate(id=conn.execute(_INSERT_CERTIFICATE, values).scalar_one(), **values))
+        public_key_sha256=req.public_key_sha256, status=CertificateStatus.VALID, created_at=now)
+    row_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
+    record = _attach(session, _detached(_written(Certificate, row_id, values)))
     set_committed_value(req, "certificate", record)
     set_committed_value(record, "request", req)
     req.ca_reference = result.reference or req.ca_reference

@@ -32,6 +32,7 @@ _OID_CRL_NUMBER = bytes.fromhex("0603551d14")      # 2.5.29.20
 # AlgorithmIdentifiers (DER): sha256WithRSAEncryption with NULL params; ecdsa-with-SHA256 without.
 _ALG_RSA_SHA256 = bytes.fromhex("300d06092a864886f70d01010b0500")
 _ALG_ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
+_ALG_ECDSA_SHA384 = bytes.fromhex("300a06082a8648ce3d040303")  # for P-384 keys (RFC 5758 §3.2)
 
 
 def _len(n: int) -> bytes:
@@ -97,13 +98,19 @@ class CrlIssuer:
         return cls(cert.subject.public_bytes(), ski, private_key)
 
     @property
+    def _p384(self) -> bool:
+        return isinstance(self.private_key, ec.EllipticCurvePrivateKey) and self.private_key.curve.key_size >= 384
+
+    @property
     def algorithm(self) -> bytes:
-        return _ALG_RSA_SHA256 if isinstance(self.private_key, rsa.RSAPrivateKey) else _ALG_ECDSA_SHA256
+        if isinstance(self.private_key, rsa.RSAPrivateKey):
+            return _ALG_RSA_SHA256
+        return _ALG_ECDSA_SHA384 if self._p384 else _ALG_ECDSA_SHA256
 
     def sign(self, data: bytes) -> bytes:
         if isinstance(self.private_key, rsa.RSAPrivateKey):
             return self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-        return self.private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        return self.private_key.sign(data, ec.ECDSA(hashes.SHA384() if self._p384 else hashes.SHA256()))
 
 
 def assemble_crl(issuer: CrlIssuer, *, entries, crl_number: int, this_update: datetime,
@@ -119,3 +126,16 @@ def assemble_crl(issuer: CrlIssuer, *, entries, crl_number: int, this_update: da
     tbs = _tlv(0x30, tbs_body)
     signature = issuer.sign(tbs)
     return _tlv(0x30, tbs + issuer.algorithm + _tlv(0x03, b"\x00" + signature))
+
+
+def entry_of(serial_text: str, revoked_at: datetime, reason: str | None,
+             invalidity_date: datetime | None = None) -> bytes:
+    """``encode_entry`` for a serial as the CA's ledger keeps it (upper-case hex)."""
+    return encode_entry(int(serial_text, 16), revoked_at, reason, invalidity_date)
+
+
+def signed_crl(issuer_cert: x509.Certificate, private_key, entries, *, crl_number: int, this_update: datetime,
+               next_update: datetime) -> bytes:
+    """The CRL of the CA with certificate ``issuer_cert`` from cached entries, DER."""
+    return assemble_crl(CrlIssuer.from_certificate(issuer_cert, private_key), entries=entries,
+                        crl_number=crl_number, this_update=this_update, next_update=next_update)

@@ -44,12 +44,19 @@ class Responder:
     validity: timedelta = timedelta(hours=4)
 
 
+_HASHES: dict[tuple[bytes, str], tuple[bytes, bytes]] = {}
+
+
 def _issuer_hashes(responder: "Responder", algorithm) -> tuple[bytes, bytes]:
     """(issuerNameHash, issuerKeyHash) of our CA for ``algorithm`` (RFC 6960 §4.1.1),
     computed by cryptography from a request about the responder's own certificate,
-    which the same CA issued."""
-    probe = ocsp.OCSPRequestBuilder().add_certificate(responder.certificate, responder.issuer, algorithm).build()
-    return probe.issuer_name_hash, probe.issuer_key_hash
+    which the same CA issued; kept per CA and hash algorithm."""
+    key = (responder.issuer.fingerprint(hashes.SHA256()), algorithm.name)
+    found = _HASHES.get(key)
+    if found is None:
+        probe = ocsp.OCSPRequestBuilder().add_certificate(responder.certificate, responder.issuer, algorithm).build()
+        found = _HASHES[key] = (probe.issuer_name_hash, probe.issuer_key_hash)
+    return found
 
 
 def respond(request_der: bytes, responder: Responder, lookup: Callable[[int], SerialStatus],

@@ -194,3 +194,7 @@ def softhsm_stock_cmd(count, model, supplier, actor_email):
         click.echo(f"batch {batch.id} received")
     for serial in serials:
         click.echo(serial)
+
+
+# The counter handover commands join this group.
+from ra.tokens import handover_cli  # noqa: E402,F401

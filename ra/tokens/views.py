@@ -183,3 +183,6 @@ def list_slots():
     except RAError as exc:
         error = exc.render()
     return render_template("tokens/reader.html", matches=matches, error=error, S=TokenStatus)
+
+# The counter handover pages add their routes to this blueprint.
+from ra.tokens import handover_views  # noqa: E402,F401

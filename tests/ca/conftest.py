@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from ra.profiles import SubjectData
-from tests.ca.peer import start_peer
-from tests.ca.proxy import MisbehavingProxy
 
 CYRILLIC_HOLDER = SubjectData(
     latin_name="Batbayar Dorj", cyrillic_name="Батбаяр Дорж", register_number="УБ90010112",
@@ -30,27 +28,6 @@ LATIN_HOLDER = SubjectData(
 @pytest.fixture(scope="session", autouse=True)
 def _embedded_ca_for_every_ca_test(embedded_ca):
     return embedded_ca
-
-
-@pytest.fixture(scope="session")
-def peer(tmp_path_factory):
-    peer = start_peer(tmp_path_factory.mktemp("django-ca"))
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture(scope="session")
-def proxy(peer):
-    proxy = MisbehavingProxy(peer, peer.certfile, peer.keyfile).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
-def misbehaving(proxy):
-    proxy.mode, proxy.posts, proxy.swap_pem = "pass", 0, None
-    yield proxy
-    proxy.mode = "pass"
 
 
 def django_connector(ra_ca: str):

@@ -179,7 +179,9 @@ def test_renewal_is_offered_from_60_days_before_expiry(rctx, ports):
     assert renewal.holder_id == order.holder_id and renewal.status == OrderStatus.SUBMITTED
 
 
-def test_position_change_records_the_revocation_request_and_links_the_new_order(rctx, ports):
+def test_position_change_records_the_revocation_request_and_links_the_new_order(rctx, ports, monkeypatch):
+    # Without the revocation module wired, the request is recorded and waits.
+    monkeypatch.delitem(ports.extra, "revocation", raising=False)
     org, registrar, officer = active_org(db.session, ports)
     order = approved_order(db.session, ports, org, registrar, officer, position="Мэргэжилтэн")
     _issue(order, officer, ports, days_left=500)
@@ -194,16 +196,13 @@ def test_position_change_records_the_revocation_request_and_links_the_new_order(
     assert actions == ["position_change.revocation_awaiting"]
 
 
-def test_position_change_calls_the_revocation_module_once_it_is_wired(rctx, ports):
+def test_position_change_calls_the_revocation_module_once_it_is_wired(rctx, ports, monkeypatch):
     org, registrar, officer = active_org(db.session, ports)
     order = approved_order(db.session, ports, org, registrar, officer)
     _issue(order, officer, ports, days_left=500)
     calls = []
-    ports.extra["revocation"] = lambda session, actor, **kw: calls.append(kw) or "REV-1"
-    try:
-        change = orders.change_position(db.session, registrar, order.holder, position="Дарга", ports=ports)
-    finally:
-        ports.extra.pop("revocation")
+    monkeypatch.setitem(ports.extra, "revocation", lambda session, actor, **kw: calls.append(kw) or "REV-1")
+    change = orders.change_position(db.session, registrar, order.holder, position="Дарга", ports=ports)
     assert calls[0]["serial"] == "4F2A" and calls[0]["reason"] == "affiliationChanged"
     assert change.revocation == RevocationState.REVOCATION_REQUESTED and change.revocation_reference == "REV-1"
 

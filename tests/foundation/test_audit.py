@@ -1,7 +1,10 @@
+import threading
+from collections import Counter
+
 import sqlalchemy as sa
 
 from ra import audit
-from ra.audit.models import AuditRecord
+from ra.audit.models import AuditChainHead, AuditRecord
 from ra.audit.service import verify
 from ra.extensions import db
 
@@ -83,3 +86,65 @@ def test_an_intact_log_verifies_from_the_cli(app):
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert "intact" in result.output
+
+
+def test_record_says_where_it_landed_in_the_chain(ctx):
+    landed = audit.record(db.session, "tester", "test.event", ("thing", 1), {"n": 1})
+    row = db.session.execute(sa.select(AuditRecord).where(AuditRecord.seq == landed.seq)).scalar_one()
+    assert (row.hash, row.action, row.object_id) == (landed.hash, "test.event", "1")
+    assert db.session.get(AuditChainHead, 1).last_hash == landed.hash
+    assert verify(db.session).ok
+
+
+def test_concurrent_appenders_on_an_empty_log_keep_one_chain_without_gaps(db_kind, tmp_path):
+    """Two app instances (as two gunicorn workers) on their own real database —
+    not the rolled-back test transaction — start appending at the same moment to
+    a log that has no head row yet: the head is created once, every record gets
+    its own sequence number, none is lost, and the chain verifies."""
+    from flask_migrate import upgrade
+
+    from ra import create_app
+    from tests.conftest import TEST_SECRET
+    from tests.support.databases import drop_database, make_database
+
+    url = make_database(db_kind, tmp_path)
+    try:
+        config = {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,
+                  "SECRET_KEY": TEST_SECRET, "MAIL_URL": "file:"}
+        apps = [create_app(config), create_app(config)]
+        with apps[0].app_context():
+            upgrade(revision="heads")
+            assert db.session.get(AuditChainHead, 1) is None
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def worker(app, name):
+            with app.app_context():
+                barrier.wait()
+                try:
+                    for i in range(20):
+                        audit.record(db.session, name, "test.concurrent", ("thing", i), {"n": i})
+                        db.session.commit()
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+                finally:
+                    db.session.remove()
+
+        threads = [threading.Thread(target=worker, args=(a, f"worker-{i}")) for i, a in enumerate(apps)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        with apps[0].app_context():
+            rows = db.session.execute(sa.select(AuditRecord.seq, AuditRecord.actor).order_by(AuditRecord.seq)).all()
+            assert [r.seq for r in rows] == list(range(1, 41))
+            assert Counter(r.actor for r in rows) == {"worker-0": 20, "worker-1": 20}
+            assert db.session.get(AuditChainHead, 1).seq == 40
+            assert verify(db.session).ok
+            db.session.remove()
+            db.engine.dispose()
+        with apps[1].app_context():
+            db.engine.dispose()
+    finally:
+        drop_database(url)

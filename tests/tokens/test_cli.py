@@ -19,7 +19,9 @@ def _accounts(app):
     return emails
 
 
-def test_receive_list_history_and_events_from_the_command_line(app, driver, tmp_path):
+def test_receive_list_history_and_events_from_the_command_line(app, driver, tmp_path, monkeypatch):
+    # This test is about the effect recorded while revocation is not wired in.
+    monkeypatch.delitem(app.extensions["ra.ports"].extra, "token_certificate_effects", raising=False)
     who = _accounts(app)
     runner = app.test_cli_runner()
     serials = tmp_path / "serials.txt"

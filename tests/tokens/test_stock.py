@@ -121,7 +121,9 @@ def test_certificate_effects_follow_rfc_5280_reasons():
     assert effects.effect_for(S.RETURNED, S.DESTROYED) is None
 
 
-def test_token_events_are_audited_with_the_pending_certificate_effect(ctx, ports, staff, driver):
+def test_token_events_are_audited_with_the_pending_certificate_effect(ctx, ports, staff, driver, monkeypatch):
+    # This test is about the effect recorded while revocation is not wired in.
+    monkeypatch.delitem(ports.extra, "token_certificate_effects", raising=False)
     token = _batch(ports, staff.admin, "ET-6001").tokens[0]
     svc.activate_token(db.session, staff.officer, token, ports=ports)
     effect = svc.change_token_state(db.session, staff.officer, token, S.SUSPENDED, reason="Holder lost it",

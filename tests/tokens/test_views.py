@@ -101,7 +101,9 @@ def test_reader_page_matches_slots_against_stock(app, driver, hsm):
     assert _client(app, people[Role.AUDITOR]).get("/tokens/reader").status_code == 403
 
 
-def test_officer_records_a_lost_token_and_sees_the_certificate_warning(app, driver, hsm):
+def test_officer_records_a_lost_token_and_sees_the_certificate_warning(app, driver, hsm, monkeypatch):
+    # This test is about the effect recorded while revocation is not wired in.
+    monkeypatch.delitem(app.extensions["ra.ports"].extra, "token_certificate_effects", raising=False)
     people = _people(app)
     ids, _ = _stock(app, hsm, driver, prepared=True)
     token_id = next(iter(ids.values()))

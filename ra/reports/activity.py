@@ -1,0 +1,103 @@
+"""Per-officer activity in the period (DESIGN §3.5): handovers completed (the
+handover records), order approvals and rejections and PIN unblocks at the counter
+(the audit records their services write, CA/B Forum BR §5.4.1), and decisions on
+revocation requests (the dual-control approvals)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ra.audit.models import AuditRecord
+from ra.auth.models import User
+from ra.enrollment.holder_models import CertificateOrder
+from ra.enrollment.models import Organisation
+from ra.i18n import _l
+from ra.reports import common
+from ra.reports import tables as T
+from ra.reports.periods import ReportFilter
+from ra.reports.stock import _org_tokens
+from ra.reports.tables import Column, Table
+from ra.revocation.models import RevocationApproval, RevocationRequest
+from ra.tokens.handover_models import Handover
+from ra.tokens.handover_states import HandoverStep
+
+ACTIVITIES = {
+    "handovers": _l("Handovers"),
+    "approvals": _l("Order approvals"),
+    "rejections": _l("Order rejections"),
+    "unblocks": _l("PIN unblocks at the counter"),
+    "revocation_decisions": _l("Revocation decisions"),
+}
+AUDITED = {"approvals": "order.approved", "rejections": "order.rejected", "unblocks": "token.unblocked"}
+
+
+def _handovers(f: ReportFilter):
+    stmt = (sa.select(Handover.officer_id, sa.func.count()).select_from(Handover)
+            .where(Handover.step == HandoverStep.COMPLETED, common.in_period(Handover.completed_at, f)))
+    if f.has_org_filter or f.profile:
+        stmt = common.orders(stmt.join(CertificateOrder, CertificateOrder.id == Handover.order_id), f)
+    if f.officer_id is not None:
+        stmt = stmt.where(Handover.officer_id == f.officer_id)
+    return stmt.group_by(Handover.officer_id)
+
+
+def _audited(f: ReportFilter, actions: tuple[str, ...]):
+    """One pass over the audit records of ``actions`` in the period, by action and
+    officer; narrowed to organisations through the order or token each names."""
+    a = AuditRecord
+    stmt = (sa.select(a.action, a.actor_id, sa.func.count()).select_from(a)
+            .where(a.action.in_(actions), common.in_period(a.at, f), a.actor_id.is_not(None)))
+    if f.officer_id is not None:
+        stmt = stmt.where(a.actor_id == f.officer_id)
+    if actions[0].startswith("order.") and (f.has_org_filter or f.profile):
+        stmt = common.orders(stmt.join(CertificateOrder, CertificateOrder.id == common.as_int(a.object_id)), f)
+    elif actions[0].startswith("token.") and f.has_org_filter:
+        stmt = stmt.where(common.as_int(a.object_id).in_(_org_tokens(f)))
+    return stmt.group_by(a.action, a.actor_id)
+
+
+def _decisions(f: ReportFilter):
+    d = RevocationApproval
+    stmt = sa.select(d.approver_id, sa.func.count()).select_from(d).where(common.in_period(d.at, f))
+    if f.has_org_filter:
+        stmt = stmt.join(RevocationRequest, RevocationRequest.id == d.request_id)
+        if common.needs_org_table(f):
+            stmt = stmt.join(Organisation, Organisation.id == RevocationRequest.organisation_id)
+        stmt = stmt.where(*common.org_conditions(f, RevocationRequest.organisation_id))
+    if f.officer_id is not None:
+        stmt = stmt.where(d.approver_id == f.officer_id)
+    return stmt.group_by(d.approver_id)
+
+
+def per_officer(session, f: ReportFilter) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+
+    def add(key, officer_id, n):
+        if officer_id is not None:
+            out.setdefault(officer_id, {k: 0 for k in ACTIVITIES})[key] = n
+
+    for key, stmt in (("handovers", _handovers(f)), ("revocation_decisions", _decisions(f))):
+        for officer_id, n in session.execute(stmt):
+            add(key, officer_id, n)
+    key_of = {action: key for key, action in AUDITED.items()}
+    by_object = ((AUDITED["approvals"], AUDITED["rejections"]), (AUDITED["unblocks"],))
+    for actions in (by_object if f.has_org_filter or f.profile else (tuple(AUDITED.values()),)):
+        for action, officer_id, n in session.execute(_audited(f, actions)):
+            add(key_of[action], officer_id, n)
+    return out
+
+
+COLUMNS = [Column("label", T.OFFICER)] + [Column(k, v, "int") for k, v in ACTIVITIES.items()] + \
+    [Column("total", _l("Total"), "int")]
+
+
+def officer_table(session, f: ReportFilter, *, sort=None, desc=True, page=1, per_page=T.PER_PAGE) -> Table:
+    counts = per_officer(session, f)
+    names = dict(session.execute(sa.select(User.id, common.officer_name()).where(User.id.in_(list(counts))))
+                 .all()) if counts else {}
+    rows = [{"key": oid, "label": names.get(oid, str(oid)), **c, "total": sum(c.values())}
+            for oid, c in counts.items()]
+    page_rows, sort, desc = T.sort_and_page(rows, COLUMNS, sort=sort, desc=desc, page=page,
+                                            per_page=per_page or max(1, len(rows)), default="total")
+    totals = {k: sum(r[k] for r in rows) for k in list(ACTIVITIES) + ["total"]}
+    return Table("officer_activity", _l("Per-officer activity"), COLUMNS, page_rows, total_rows=len(rows),
+                 page=page, per_page=per_page or max(1, len(rows)), sort=sort, desc=desc, totals=totals)

@@ -1,0 +1,260 @@
+"""The holder's lost-token report (DESIGN §3.4): open at any hour, from a phone,
+with nothing but the registered e-mail and the token's serial number.
+
+1. ``report_lost``: if the e-mail is the registered address of the holder of the
+   handed-over token, a one-time code goes to it. The answer is the same either
+   way. Every report is kept: while a code is open (30 minutes), another report
+   counts on it instead of sending another e-mail, at most three codes per token
+   and hour go out, and a report beyond that is kept for the officer
+   (``not_sent``). Reports from one client address beyond 10 in 10 minutes are
+   answered 429 — but still kept, and the code still sent if one is due: an
+   attacker's flood can neither fill the holder's mailbox nor lose their report.
+2. ``confirm_report``: the code (80 random bits, single use, 30 minutes, at most
+   5 wrong tries, stored only as its SHA-256) suspends the token and puts its
+   certificates on hold at once; their revocation (keyCompromise) waits for the
+   holder's own "lost, not misplaced" — which needs no second approver — or an
+   officer's confirmation.
+
+Services only flush; the entry points commit (and commit before answering with a
+``Recorded`` refusal). The code goes out straight after the response, never
+through the outbox, so it is never in the database in clear.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ra import audit
+from ra.auth.service import normalise_email
+from ra.ca.states import CertificateStatus
+from ra.db import UTCDateTime
+from ra.revocation import errors as E
+from ra.revocation import notifications
+from ra.revocation import queries as q
+from ra.revocation import service
+from ra.revocation.models import LostTokenReport, RevocationThrottle
+from ra.revocation.states import Channel, LostReportStatus, Reason, RevocationStatus, lost_report_states
+from ra.tokens.states import TokenStatus, token_states
+
+log = logging.getLogger("ra.revocation.lost")
+L = LostReportStatus
+
+CODE_MINUTES = 30
+MAX_WRONG_CODES = 5
+CODES_PER_TOKEN_PER_HOUR = 3
+REPORTS_PER_ADDRESS = 10
+REPORT_WINDOW = timedelta(minutes=10)
+PROOFS_PER_ADDRESS = 30
+PROOF_WINDOW = timedelta(hours=1)
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
+CODE_LENGTH = 16
+_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+REPORTABLE = (TokenStatus.ACTIVE, TokenStatus.SUSPENDED)
+
+
+# -- codes -----------------------------------------------------------------------------------
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+def normalise_code(text) -> str | None:
+    """What the holder typed, as the code it means (case, dashes, spaces and the
+    look-alikes O/I/L forgiven); None if it cannot be a code."""
+    raw = "".join(str(text or "").upper().split()).replace("-", "").translate(_LOOKALIKES)
+    if len(raw) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in raw):
+        return None
+    return raw
+
+
+def code_digest(code) -> str | None:
+    raw = normalise_code(code)
+    return hashlib.sha256(f"ra/lost-token/code/{raw}".encode()).hexdigest() if raw else None
+
+
+# -- throttle -----------------------------------------------------------------------------------
+
+def _hit(session, scope: str, value: str, limit: int, window: timedelta, now) -> bool:
+    """Counts one request for ``scope:value`` in a fixed window, atomically (an
+    upsert, then ``UPDATE … RETURNING``); True while within ``limit``."""
+    key = hashlib.sha256(f"revocation/{scope}:{value}".encode()).hexdigest()
+    table = RevocationThrottle.__table__
+    conn = session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    at = sa.literal(now, UTCDateTime())
+    conn.execute(insert(table).values(key=key, window_start=at, count=0).on_conflict_do_nothing(index_elements=["key"]))
+    stale = table.c.window_start <= sa.literal(now - window, UTCDateTime())
+    count = conn.execute(sa.update(table).where(table.c.key == key).values(
+        count=sa.case((stale, 1), else_=table.c.count + 1),
+        window_start=sa.case((stale, at), else_=table.c.window_start)).returning(table.c.count)).scalar_one()
+    return count <= limit
+
+
+# -- 1. the report ------------------------------------------------------------------------------
+
+@dataclass
+class CodeMail:
+    """The e-mail with the code, in memory only."""
+    to: str
+    subject: str
+    body: str
+
+
+@dataclass
+class Asked:
+    reference: str
+    mail: CodeMail | None = None
+    throttled: bool = False
+
+
+def report_lost(session, *, email: str, serial: str, client: str, ports) -> Asked:
+    email, serial = normalise_email(email)[:254], (serial or "").strip()[:64]
+    now = ports.clock.now()
+    within = _hit(session, "report-address", client, REPORTS_PER_ADDRESS, REPORT_WINDOW, now)
+    token = q.token_by_serial(session, serial)
+    holder = q.holder_of_token(session, token) if token is not None else None
+    if token is None or holder is None or token.status not in REPORTABLE or normalise_email(holder.email) != email:
+        audit.record(session, "anonymous", "lost_token_report.unmatched", None,
+                     {"serial": serial[:32], "client": client, "throttled": not within})
+        return Asked(secrets.token_urlsafe(16), throttled=not within)
+    open_report = q.open_report(session, token, now)
+    if open_report is not None:  # a code is out: count it, send nothing
+        open_report.reports += 1
+        open_report.last_report_at = now
+        audit.record(session, holder.email, "lost_token_report.repeated", open_report,
+                     {"serial": token.serial, "reports": open_report.reports, "client": client,
+                      "throttled": not within})
+        return Asked(open_report.reference, throttled=not within)
+    common = dict(reference=secrets.token_urlsafe(16), token_id=token.id, holder_id=holder.id, email=holder.email,
+                  client=client[:64], created_at=now, last_report_at=now, reports=1, failed_attempts=0,
+                  certainly_lost=False)
+    if q.codes_sent_since(session, token, now - timedelta(hours=1)) >= CODES_PER_TOKEN_PER_HOUR:
+        report = LostTokenReport(status=L.NOT_SENT, code_digest=None, expires_at=now, **common)
+        session.add(report)
+        session.flush()
+        audit.record(session, holder.email, "lost_token_report.not_sent", report,
+                     {"serial": token.serial, "client": client, "why": "codes_per_hour"})
+        return Asked(report.reference, throttled=not within)
+    code = new_code()
+    report = LostTokenReport(status=L.CODE_SENT, code_digest=code_digest(code),
+                             expires_at=now + timedelta(minutes=CODE_MINUTES), **common)
+    session.add(report)
+    session.flush()
+    audit.record(session, holder.email, "lost_token_report.received", report, {
+        "serial": token.serial, "holder_id": holder.id, "sent_to": holder.email, "client": client,
+        "expires_at": report.expires_at.isoformat()})
+    subject, body = ports.notifier.render("lost_token_code", holder.locale or "mn", {
+        "holder": holder, "token": token, "code": code, "minutes": CODE_MINUTES, "reference": report.reference,
+        "confirm_url": f"{ports.base_url}/lost-token/{report.reference}"})
+    return Asked(report.reference, CodeMail(holder.email, subject, body), throttled=not within)
+
+
+def deliver_code(mail: CodeMail, *, ports) -> bool:
+    """Sends the code straight away, not through the outbox (which would keep it
+    in clear); a 30-minute code has no use in a retry queue."""
+    from ra.mail.models import OutgoingMail
+    from ra.mail.outbox import build_message
+
+    message = OutgoingMail(recipient=mail.to, subject=mail.subject, body=mail.body, attachments=json.dumps([]))
+    try:
+        ports.mailer.send(build_message(message, ports.mail_from, ports.files))
+    except Exception as exc:  # noqa: BLE001 — any mail failure: the holder asks again
+        log.warning("lost-token code to %s not sent: %s", mail.to, type(exc).__name__)
+        return False
+    return True
+
+
+# -- 2. the confirmation --------------------------------------------------------------------------
+
+@dataclass
+class Confirmed:
+    report: LostTokenReport
+    requests: list = field(default_factory=list)
+    holds_possible: bool = True
+
+
+def confirm_report(session, *, reference: str, code: str, lost: bool, client: str, ports) -> Confirmed:
+    now = ports.clock.now()
+    if not _hit(session, "prove-address", client, PROOFS_PER_ADDRESS, PROOF_WINDOW, now):
+        audit.record(session, "anonymous", "lost_token_report.throttled", None, {"client": client})
+        raise E.ProofsThrottled()
+    report = q.report_by_reference(session, reference)
+    digest = code_digest(code)
+    if report is None or digest is None or report.code_digest != digest:
+        _wrong_code(session, report, reference, client, now)
+        raise E.CodeRefused()
+    if report.status == L.CONFIRMED:
+        raise E.CodeUsed()
+    if report.status == L.LOCKED:
+        raise E.CodeLocked()
+    if report.status == L.EXPIRED or now >= report.expires_at:
+        expire(session, report)
+        raise E.CodeExpired(minutes=CODE_MINUTES)
+    token, holder = report.token, report.holder
+    if token.status not in REPORTABLE:
+        raise E.TokenNotReportable()
+    report.confirmed_at, report.certainly_lost = now, bool(lost)
+    lost_report_states.transition(session, report, L.CONFIRMED, actor=holder.email, details={
+        "serial": token.serial, "lost": bool(lost), "client": client})
+    done = Confirmed(report, holds_possible=bool(ports.ca.supports_hold))
+    if token.status == TokenStatus.ACTIVE:
+        token_states.transition(session, token, TokenStatus.SUSPENDED, actor=holder.email, details={
+            "serial": token.serial, "reason": f"lost-token report {report.reference}",
+            "certificate_effect": {"action": "hold", "reason": Reason.CERTIFICATE_HOLD.value, "state": "done"}})
+        token.status_changed_at = now
+    revocations = []
+    for cert in q.certificates_on_token(session, token.id, [CertificateStatus.VALID, CertificateStatus.SUSPENDED]):
+        held = service.hold(session, holder.email, cert, ports=ports, channel=Channel.HOLDER, lost_report=report,
+                            received_at=now)
+        done.requests += [held] if held is not None else []
+        existing = q.open_revocation_for(session, cert.id)
+        if existing is None:
+            existing = service.new_request(
+                session, holder.email, cert, Reason.KEY_COMPROMISE, status=RevocationStatus.AWAITING_CONFIRMATION,
+                ports=ports, channel=Channel.HOLDER, lost_report=report, received_at=now,
+                invalidity_date=report.created_at.replace(microsecond=0))
+            done.requests.append(existing)
+        revocations.append(existing)
+    if lost:
+        confirmed = service.confirm_lost_by_holder(
+            session, holder.email, [r for r in revocations if r.reason == Reason.KEY_COMPROMISE], ports=ports)
+        done.requests += [r for r in confirmed if r not in done.requests]  # an earlier report's, now confirmed
+    notifications.lost_report_confirmed(session, report, done.requests, holds_possible=done.holds_possible,
+                                        ports=ports)
+    return done
+
+
+def _wrong_code(session, report, reference: str, client: str, now) -> None:
+    """A wrong code counts against an open report (five lock it); the answer is
+    the same whether or not the report exists."""
+    if report is None or report.status != L.CODE_SENT or now >= report.expires_at:
+        audit.record(session, "anonymous", "lost_token_report.code_refused", None,
+                     {"reference": str(reference or "")[:32], "client": client})
+        return
+    report.failed_attempts += 1
+    audit.record(session, "anonymous", "lost_token_report.code_refused", report,
+                 {"failed_attempts": report.failed_attempts, "client": client})
+    if report.failed_attempts >= MAX_WRONG_CODES:
+        lost_report_states.transition(session, report, L.LOCKED, actor="system",
+                                      details={"failed_attempts": report.failed_attempts})
+
+
+def expire(session, report: LostTokenReport) -> None:
+    if report.status == L.CODE_SENT:
+        lost_report_states.transition(session, report, L.EXPIRED, actor="system", details={})
+
+
+def expire_stale(session, *, ports) -> int:
+    """The worker's housekeeping: open codes past their 30 minutes."""
+    stale = q.expired_reports(session, ports.clock.now())
+    for report in stale:
+        expire(session, report)
+    return len(stale)
