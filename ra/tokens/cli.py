@@ -15,6 +15,7 @@ from flask_babel import force_locale
 from ra.db import commit
 from ra.errors import RAError, ValidationFailed
 from ra.extensions import db
+from ra.i18n import _l
 from ra.tokens import queries
 from ra.tokens import stock_service as service
 from ra.tokens.effects import RETURN_REASONS
@@ -40,13 +41,16 @@ def _actor(email: str):
 def _token(serial: str):
     token = queries.token_by_serial(db.session, serial)
     if token is None:
-        raise click.ClickException(f"token {serial} is not in stock")
+        raise click.ClickException(_render(_l("Token %(serial)s is not in the RU's stock. Receive it with its "
+                                              "batch first.", serial=serial)))
     return token
 
 
 def _locale() -> str:
-    """Messages in the operator's language: Mongolian when LANG says so, else English."""
-    return "mn" if os.environ.get("LANG", "").startswith("mn") else "en"
+    """Messages and printed documents in Mongolian first; English when the operator's
+    LANG (or RA_LANG) says so."""
+    lang = os.environ.get("RA_LANG") or os.environ.get("LANG", "")
+    return "en" if lang.startswith("en") else "mn"
 
 
 def _render(message) -> str:

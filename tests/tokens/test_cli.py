@@ -20,6 +20,7 @@ def _accounts(app):
 
 
 def test_receive_list_history_and_events_from_the_command_line(app, driver, tmp_path, monkeypatch):
+    monkeypatch.setenv("RA_LANG", "en")  # the assertions below read the English messages
     # This test is about the effect recorded while revocation is not wired in.
     monkeypatch.delitem(app.extensions["ra.ports"].extra, "token_certificate_effects", raising=False)
     who = _accounts(app)
@@ -60,7 +61,8 @@ def test_receive_list_history_and_events_from_the_command_line(app, driver, tmp_
     assert listed.output.strip().startswith("CLI-0001\tlost")
 
 
-def test_softhsm_stock_slots_and_counter_unblock(app, driver):
+def test_softhsm_stock_slots_and_counter_unblock(app, driver, monkeypatch):
+    monkeypatch.setenv("RA_LANG", "en")  # the assertions below read the English messages
     who = _accounts(app)
     runner = app.test_cli_runner()
     made = runner.invoke(args=["tokens", "softhsm-stock", "--count", "2", "--as", who[Role.ADMIN]])
@@ -78,3 +80,11 @@ def test_softhsm_stock_slots_and_counter_unblock(app, driver):
     unblock = runner.invoke(args=["tokens", "unblock", serials[0], "--as", who[Role.RA_OFFICER], "--pin-stdin"],
                             input="482913\n")
     assert unblock.exit_code != 0 and "Only a token handed over" in unblock.output
+
+
+def test_the_command_line_speaks_mongolian_by_default(app, monkeypatch):
+    monkeypatch.delenv("RA_LANG", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    result = app.test_cli_runner().invoke(args=["tokens", "history", "NO-SUCH-SERIAL"])
+    assert result.exit_code != 0
+    assert any("\u0400" <= ch <= "\u04ff" for ch in result.output), result.output
