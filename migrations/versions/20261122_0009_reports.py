@@ -23,7 +23,7 @@ down_revision = '0008_revocation'
 branch_labels = None
 depends_on = None
 
-REVOKED = sa.text("revoked_at IS NOT NULL")
+REVOKED = sa.text("status = 'revoked'")
 VALID = sa.text("status = 'valid'")
 LIVE = sa.text("status IN ('valid', 'suspended')")
 COMPLETED = sa.text("step = 'completed'")

@@ -31,7 +31,8 @@ AUDITED = {"approvals": "order.approved", "rejections": "order.rejected", "unblo
 
 
 def _handovers(f: ReportFilter):
-    stmt = (sa.select(Handover.officer_id, sa.func.count()).select_from(Handover)
+    stmt = (sa.select(sa.literal("handovers").label("what"), Handover.officer_id.label("officer_id"),
+                      sa.func.count().label("n")).select_from(Handover)
             .where(Handover.step == HandoverStep.COMPLETED, common.in_period(Handover.completed_at, f)))
     if f.has_org_filter or f.profile:
         stmt = common.orders(stmt.join(CertificateOrder, CertificateOrder.id == Handover.order_id), f)
@@ -41,11 +42,11 @@ def _handovers(f: ReportFilter):
 
 
 def _audited(f: ReportFilter, actions: tuple[str, ...]):
-    """One pass over the audit records of ``actions`` in the period, by action and
-    officer; narrowed to organisations through the order or token each names."""
+    """The audit records of ``actions`` in the period, by action and officer; narrowed
+    to organisations through the order or token each names."""
     a = AuditRecord
-    stmt = (sa.select(a.action, a.actor_id, sa.func.count()).select_from(a)
-            .where(a.action.in_(actions), common.in_period(a.at, f), a.actor_id.is_not(None)))
+    stmt = (sa.select(a.action.label("what"), a.actor_id.label("officer_id"), sa.func.count().label("n"))
+            .select_from(a).where(a.action.in_(actions), common.in_period(a.at, f), a.actor_id.is_not(None)))
     if f.officer_id is not None:
         stmt = stmt.where(a.actor_id == f.officer_id)
     if actions[0].startswith("order.") and (f.has_org_filter or f.profile):
@@ -57,7 +58,8 @@ def _audited(f: ReportFilter, actions: tuple[str, ...]):
 
 def _decisions(f: ReportFilter):
     d = RevocationApproval
-    stmt = sa.select(d.approver_id, sa.func.count()).select_from(d).where(common.in_period(d.at, f))
+    stmt = (sa.select(sa.literal("revocation_decisions").label("what"), d.approver_id.label("officer_id"),
+                      sa.func.count().label("n")).select_from(d).where(common.in_period(d.at, f)))
     if f.has_org_filter:
         stmt = stmt.join(RevocationRequest, RevocationRequest.id == d.request_id)
         if common.needs_org_table(f):
@@ -68,22 +70,21 @@ def _decisions(f: ReportFilter):
     return stmt.group_by(d.approver_id)
 
 
-def per_officer(session, f: ReportFilter) -> dict[int, dict[str, int]]:
-    out: dict[int, dict[str, int]] = {}
-
-    def add(key, officer_id, n):
-        if officer_id is not None:
-            out.setdefault(officer_id, {k: 0 for k in ACTIVITIES})[key] = n
-
-    for key, stmt in (("handovers", _handovers(f)), ("revocation_decisions", _decisions(f))):
-        for officer_id, n in session.execute(stmt):
-            add(key, officer_id, n)
+def per_officer(session, f: ReportFilter) -> tuple[dict[int, dict[str, int]], dict[int, str]]:
+    """Every activity per officer, and the officers' names. Each source is its own
+    small grouped query: stacked in one statement, PostgreSQL starts parallel workers
+    that cost more than the three index range scans."""
+    audited = ((AUDITED["approvals"], AUDITED["rejections"]), (AUDITED["unblocks"],)) \
+        if f.has_org_filter or f.profile else (tuple(AUDITED.values()),)
     key_of = {action: key for key, action in AUDITED.items()}
-    by_object = ((AUDITED["approvals"], AUDITED["rejections"]), (AUDITED["unblocks"],))
-    for actions in (by_object if f.has_org_filter or f.profile else (tuple(AUDITED.values()),)):
-        for action, officer_id, n in session.execute(_audited(f, actions)):
-            add(key_of[action], officer_id, n)
-    return out
+    counts: dict[int, dict[str, int]] = {}
+    for stmt in (_handovers(f), _decisions(f), *[_audited(f, a) for a in audited]):
+        for what, officer_id, n in session.execute(stmt):
+            if officer_id is not None:
+                counts.setdefault(officer_id, {k: 0 for k in ACTIVITIES})[key_of.get(what, what)] = n
+    names = dict(session.execute(sa.select(User.id, common.officer_name()).where(User.id.in_(list(counts))))
+                 .all()) if counts else {}
+    return counts, names
 
 
 COLUMNS = [Column("label", T.OFFICER)] + [Column(k, v, "int") for k, v in ACTIVITIES.items()] + \
@@ -91,9 +92,7 @@ COLUMNS = [Column("label", T.OFFICER)] + [Column(k, v, "int") for k, v in ACTIVI
 
 
 def officer_table(session, f: ReportFilter, *, sort=None, desc=True, page=1, per_page=T.PER_PAGE) -> Table:
-    counts = per_officer(session, f)
-    names = dict(session.execute(sa.select(User.id, common.officer_name()).where(User.id.in_(list(counts))))
-                 .all()) if counts else {}
+    counts, names = per_officer(session, f)
     rows = [{"key": oid, "label": names.get(oid, str(oid)), **c, "total": sum(c.values())}
             for oid, c in counts.items()]
     page_rows, sort, desc = T.sort_and_page(rows, COLUMNS, sort=sort, desc=desc, page=page,

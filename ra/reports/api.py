@@ -87,7 +87,12 @@ def register_api(bp):
     def report_issuance():
         by = _group_by(issuance.GROUP_BY, "month")
         f = _filter()
-        t = issuance.grouped(db.session, f, by, profiles=current_ports().profiles, per_page=None)
+        if by == "organisation":  # tens of thousands of rows at national scale: paged
+            page, per_page = _page_args()
+            t = issuance.grouped(db.session, f, by, profiles=current_ports().profiles, page=page, per_page=per_page,
+                                 sort=request.args.get("sort") or None, desc=request.args.get("dir", "desc") == "desc")
+        else:
+            t = issuance.grouped(db.session, f, by, profiles=current_ports().profiles, per_page=None)
         return _answer(f, group_by=by, total=t.totals["issued"], **{"table": table_json(t)})
 
     @bp.route("/reports/issuance/certificates")
@@ -121,7 +126,10 @@ def register_api(bp):
     def report_expiring():
         f = _filter()
         now = current_ports().clock.now()
-        body = {"by_organisation": table_json(expiry.by_organisation(db.session, f, now, per_page=None))}
+        page, per_page = _page_args()
+        body = {"by_organisation": table_json(expiry.by_organisation(
+            db.session, f, now, page=page, per_page=per_page, sort=request.args.get("sort") or None,
+            desc=request.args.get("dir", "desc") == "desc"))}
         if f.organisation_id is not None:
             body["certificates"] = table_json(expiry.holder_table(db.session, f, now, profiles=current_ports().profiles,
                                                                   per_page=100000))
@@ -206,13 +214,17 @@ def openapi_paths() -> dict:
                                           {"type": "string", "enum": list(values)})
     paging = [param("page", "Page", {"type": "integer"}), param("per_page", "Rows per page (≤ 1000)",
                                                                {"type": "integer"})]
+    sorting = [param("sort", "Column to sort by (organisation tables)"),
+               param("dir", "asc or desc", {"type": "string", "enum": ["asc", "desc"]})]
     return {
-        "/reports/issuance": op("Certificates issued, grouped", [group(issuance.GROUP_BY, "month")]),
+        "/reports/issuance": op("Certificates issued, grouped (by organisation: paged, 100 a page by default)",
+                                [group(issuance.GROUP_BY, "month")] + paging + sorting),
         "/reports/issuance/certificates": op("The certificates issued, with their holders (paged)", paging),
         "/reports/revocations": op("Revocations and suspensions by reason or over time",
                                    [group(("reason",) + BUCKETS, "reason")]),
         "/reports/tokens": op("Tokens by state and movements in the period"),
-        "/reports/expiring": op("Certificates expiring in 30/60/90 days, by organisation"),
+        "/reports/expiring": op("Certificates expiring in 30/60/90 days, by organisation (paged), with the "
+                                "totals; with organisation_id, its certificates to renew", paging + sorting),
         "/reports/service-times": op("Order and revocation service times (median, 90th percentile, "
                                      "24-hour breaches) and appointment no-shows"),
         "/reports/appointments": op("Counter appointments: attended, no-shows, cancelled",

@@ -28,7 +28,7 @@ class TokenStateCount(db.Model):
     status: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     tokens: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
-_REVOKED = sa.text("revoked_at IS NOT NULL")
+_REVOKED = sa.text("status = 'revoked'")
 _VALID = sa.text("status = 'valid'")
 _COMPLETED = sa.text("step = 'completed'")
 _LIVE = sa.text("status IN ('valid', 'suspended')")

@@ -109,3 +109,12 @@ def test_every_view_exports_to_every_format(client, scenario):
             assert resp.status_code == 200 and mime in resp.mimetype, (name, fmt)
     resp = client.get("/reports/monthly?month=2026-10&format=pdf")
     assert resp.status_code == 200 and "Төрийн ГБ-д хүргүүлэх сарын тайлан" in pdf_text(resp.data)
+
+
+def test_a_long_list_in_the_pdf_is_cut_and_says_so(client, scenario, monkeypatch):
+    from ra.reports import exports
+
+    monkeypatch.setattr(exports, "PDF_MAX_ROWS", 2)
+    login(client, scenario.manager_email)
+    text = " ".join(pdf_text(client.get(f"/reports/certificates?{Q}&format=pdf").data).split())
+    assert "Нийт 6 мөрийн эхний 2-г хэвлэв" in text
