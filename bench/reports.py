@@ -26,13 +26,12 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MANAGER = "national.manager@ra.ub.gov.mn"
-LOCAL = "Asia/Ulaanbaatar"
 PERIOD = "created_at >= %(s)s AND created_at < %(e)s"
 
 BARE = {

@@ -23,7 +23,7 @@ from ra.ports import LOCAL_TZ
 from ra.reports.labels import district_label, kind_label, profile_label
 from ra.reports.pages import ReportPage
 from ra.reports.periods import PERIOD_LABELS, ReportFilter
-from ra.reports.tables import Column, Table
+from ra.reports.tables import Table
 
 PDF_MAX_ROWS = 2000  # per table; longer lists are for the XLSX and CSV exports
 RU_NAME = _l("Registration Unit of the State Certification Authority · Ulaanbaatar")

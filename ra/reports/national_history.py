@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 
 from ra.reports import national_data as D
 from ra.reports.national import MARKER_REGISTRY, counter_start, details
