@@ -57,3 +57,33 @@ def commit(session=None) -> None:
     session = session or db.session
     session.commit()
     deliver_queued(session)
+
+
+def insert_with_ids(session, table: sa.Table, rows: list[dict]) -> list[int]:
+    """Inserts many rows and returns their ids in order. On PostgreSQL the ids are
+    drawn from the sequence first and the rows go in by COPY (RETURNING needs
+    SQLAlchemy's multi-row VALUES, which psycopg re-parses per statement)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return list(session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                                    rows).scalars())
+    ids = list(session.execute(sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                               {"t": table.name, "n": len(rows)}).scalars())
+    for row, id_ in zip(rows, ids):
+        row["id"] = id_
+    bulk_insert(session, table, rows)
+    return ids
+
+
+def bulk_insert(session, table: sa.Table, rows: list[dict]) -> None:
+    """COPY … FROM STDIN on PostgreSQL (in the session's own transaction), a plain
+    executemany elsewhere. Enum members go in as their stored values."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([v.value if isinstance(v, enum.Enum) else v for v in (row[c] for c in columns)])

@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.ca.peer import start_peer as _start_peer
 from tests.ca.proxy import MisbehavingProxy as _MisbehavingProxy

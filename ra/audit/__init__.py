@@ -1,2 +1,2 @@
 """Append-only, hash-chained audit log (CA/B Forum BR §5.4.1 events)."""
-from ra.audit.service import record  # noqa: F401
+from ra.audit.service import record, record_many  # noqa: F401

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ra.audit.models import AuditChainHead, AuditRecord
-from ra.db import utcnow
+from ra.db import bulk_insert, utcnow
 
 GENESIS = "0" * 64
 
@@ -56,9 +56,17 @@ def chain_hash(prev_hash: str, content: str) -> str:
 
 _HEAD = AuditChainHead.__table__
 _RECORD = AuditRecord.__table__
+
+
+def _claim_many(n: int):
+    """Claims the next ``n`` sequence numbers: ``UPDATE … RETURNING`` on the head
+    row takes its lock (PostgreSQL: the row; SQLite: the database)."""
+    return (sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + n)
+            .returning(_HEAD.c.seq, _HEAD.c.last_hash))
+
+
 # Core statements built once: the append runs inside every audited operation.
-_CLAIM = (sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
-          .returning(_HEAD.c.seq, _HEAD.c.last_hash))
+_CLAIM = _claim_many(1)
 _FIELDS = ("seq", "at", "actor_id", "actor", "action", "object_type", "object_id", "details", "prev_hash", "hash")
 _APPEND = sa.insert(_RECORD).values({name: sa.bindparam("r_" + name) for name in _FIELDS})
 _ADVANCE = sa.update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=sa.bindparam("r_hash"))
@@ -117,6 +125,35 @@ def record(session, actor, action: str, obj=None, details: dict | None = None, *
     for statement in _write(conn.dialect.name):
         conn.execute(statement, values)
     return Appended(seq, digest)
+
+
+def record_many(session, actor, entries, *, at: datetime) -> None:
+    """Appends many records, each ``(action, object_type, object_id, details)``, in
+    the chain format of ``record`` (so ``verify`` checks them alike): the head is
+    claimed once for all of them, the hashes are chained in memory and the rows go
+    in together (COPY on PostgreSQL) — a bulk import of 5,000 orders is one
+    append, not 15,000 statements."""
+    if not entries:
+        return
+    actor_id, label = _actor_fields(actor)
+    conn = session.connection()
+    head = conn.execute(_claim_many(len(entries))).first()
+    if head is None:  # an empty log: the single-record path creates the head
+        action, object_type, object_id, details = entries[0]
+        record(session, actor, action, (object_type, object_id), details, at=at)
+        return record_many(session, actor, entries[1:], at=at)
+    seq, prev = head[0] - len(entries), head[1]
+    rows = []
+    for action, object_type, object_id, details in entries:
+        seq += 1
+        body = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, default=str)
+        digest = chain_hash(prev, content_of(seq, at, actor_id, label, action, object_type, str(object_id), body))
+        rows.append({"seq": seq, "at": at, "actor_id": actor_id, "actor": label, "action": action,
+                     "object_type": object_type, "object_id": str(object_id), "details": body,
+                     "prev_hash": prev, "hash": digest})
+        prev = digest
+    bulk_insert(session, _RECORD, rows)
+    conn.execute(_ADVANCE, {"r_hash": prev})
 
 
 @dataclass

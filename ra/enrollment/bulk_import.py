@@ -11,7 +11,6 @@ already lost letters of Mongolian names by the time it saved the file.
 from __future__ import annotations
 
 import csv
-import enum
 import hashlib
 import io
 import json
@@ -21,9 +20,8 @@ from dataclasses import asdict, dataclass, field
 import sqlalchemy as sa
 
 from ra import audit
-from ra.audit.models import AuditChainHead, AuditRecord
-from ra.audit.service import chain_hash, content_of
 from ra.auth import policy
+from ra.db import bulk_insert, insert_with_ids
 from ra.enrollment import holders_service as hs
 from ra.enrollment.holder_models import CertificateOrder, Holder, ImportStatus, OrderImport, OrderKind
 from ra.enrollment.order_states import HolderStatus, OrderStatus
@@ -245,10 +243,10 @@ def import_rows(session, actor, org, prepared: list[Prepared], *, ports, batch: 
     if not prepared:
         raise UserError(_l("There is no valid row to import."), code="nothing_to_import")
     now = ports.clock.now()
-    holder_ids = _insert_with_ids(session, Holder.__table__, [
+    holder_ids = insert_with_ids(session, Holder.__table__, [
         {**p.values, "organisation_id": org.id, "status": HolderStatus.ACTIVE, "created_by_id": actor.id,
          "created_at": now, "clan_name": p.values.get("clan_name", "")} for p in prepared])
-    order_ids = _insert_with_ids(session, CertificateOrder.__table__, [
+    order_ids = insert_with_ids(session, CertificateOrder.__table__, [
         {"organisation_id": org.id, "holder_id": hid, "profile": p.profile, "key_type": p.key_type,
          "kind": OrderKind.NEW, "status": OrderStatus.SUBMITTED, "requested_by_id": actor.id, "created_at": now,
          "submitted_at": now, "import_id": batch.id if batch else None} for hid, p in zip(holder_ids, prepared)])
@@ -263,69 +261,9 @@ def import_rows(session, actor, org, prepared: list[Prepared], *, ports, batch: 
         entries.append(("order.created", "order", oid, {
             "holder_id": hid, "profile": p.profile, "key_type": p.key_type, "kind": "new",
             "status": OrderStatus.SUBMITTED.value, "import_id": batch.id if batch else None}))
-    record_many(session, actor, entries, at=now)
+    audit.record_many(session, actor, entries, at=now)
     _notify_import(session, org, prepared, order_ids, ports=ports)
     return list(order_ids)
-
-
-def _insert_with_ids(session, table, rows: list[dict]) -> list[int]:
-    """Inserts many rows and returns their ids in order. On PostgreSQL the ids are
-    drawn from the sequence first and the rows go in by COPY (RETURNING needs
-    SQLAlchemy's multi-row VALUES, which psycopg re-parses per statement)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return list(session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
-                                    rows).scalars())
-    ids = list(session.execute(sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                               {"t": table.name, "n": len(rows)}).scalars())
-    for row, id_ in zip(rows, ids):
-        row["id"] = id_
-    bulk_insert(session, table, rows)
-    return ids
-
-
-def bulk_insert(session, table, rows: list[dict]) -> None:
-    """COPY … FROM STDIN on PostgreSQL (in the session's own transaction), a plain
-    executemany elsewhere. Enum members go in as their stored values."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(table.insert(), rows)
-        return
-    columns = list(rows[0])
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([v.value if isinstance(v, enum.Enum) else v for v in (row[c] for c in columns)])
-
-
-def record_many(session, actor, entries, *, at) -> None:
-    """Appends many audit records in one round trip with exactly the chain format of
-    ``ra.audit.record`` (checked by ``ra.audit.service.verify``): the head is locked
-    once, N hashes are chained in memory, the rows inserted together.
-    (Belongs in ra/audit/service.py as ``record_many``.)"""
-    if not entries:
-        return
-    actor_id = getattr(actor, "id", None) if not isinstance(actor, str) else None
-    label = actor if isinstance(actor, str) else (getattr(actor, "email", None) or str(actor))
-    head = session.execute(sa.update(AuditChainHead).where(AuditChainHead.id == 1)
-                           .values(seq=AuditChainHead.seq + len(entries))
-                           .returning(AuditChainHead.seq, AuditChainHead.last_hash)).first()
-    if head is None:  # an empty log: let the single-record path create the head
-        action, otype, oid, details = entries[0]
-        audit.record(session, actor, action, (otype, oid), details, at=at)
-        return record_many(session, actor, entries[1:], at=at)
-    seq, prev = head[0] - len(entries), head[1]
-    rows = []
-    for action, otype, oid, details in entries:
-        seq += 1
-        body = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
-        digest = chain_hash(prev, content_of(seq, at, actor_id, label, action, otype, str(oid), body))
-        rows.append({"seq": seq, "at": at, "actor_id": actor_id, "actor": label, "action": action,
-                     "object_type": otype, "object_id": str(oid), "details": body, "prev_hash": prev,
-                     "hash": digest})
-        prev = digest
-    bulk_insert(session, AuditRecord.__table__, rows)
-    session.execute(sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=prev))
 
 
 def _notify_import(session, org, prepared, order_ids, *, ports) -> None:

@@ -1,7 +1,6 @@
 """Gap-free yearly numbering (contracts: БН-2026/0042)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ra.enrollment.models import DocumentCounter

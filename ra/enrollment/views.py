@@ -169,8 +169,7 @@ def download_contract(org_id):
 @bp.route("/organisations/<int:org_id>/approve", methods=["POST"])
 @login_required
 def approve_organisation(org_id):
-    org = queries.get_organisation(db.session, _user(), org_id)
-    policy.require(policy.can_review_organisation(_user(), org))
+    org = _reviewable(org_id)
     ActionForm().validate_on_submit()
     return _act(org, lambda: service.approve_organisation(db.session, _user(), org, ports=current_ports()),
                 _l("Approved. The contract was generated and e-mailed to the registration officer."))
@@ -179,19 +178,13 @@ def approve_organisation(org_id):
 @bp.route("/organisations/<int:org_id>/reject", methods=["POST"])
 @login_required
 def reject_organisation(org_id):
-    org = queries.get_organisation(db.session, _user(), org_id)
-    policy.require(policy.can_review_organisation(_user(), org))
-    form = ReasonForm()
-    form.validate_on_submit()
-    return _act(org, lambda: service.reject_organisation(db.session, _user(), org, form.reason.data or ""),
-                _l("The request was rejected."))
+    return _decide_with_reason(org_id, service.reject_organisation, _l("The request was rejected."))
 
 
 @bp.route("/organisations/<int:org_id>/activate", methods=["POST"])
 @login_required
 def activate_organisation(org_id):
-    org = queries.get_organisation(db.session, _user(), org_id)
-    policy.require(policy.can_review_organisation(_user(), org))
+    org = _reviewable(org_id)
     form = ActivateForm()
     form.validate_on_submit()
     return _act(org, lambda: service.activate_organisation(db.session, _user(), org,
@@ -203,22 +196,32 @@ def activate_organisation(org_id):
 @bp.route("/organisations/<int:org_id>/suspend", methods=["POST"])
 @login_required
 def suspend_organisation(org_id):
-    org = queries.get_organisation(db.session, _user(), org_id)
-    policy.require(policy.can_review_organisation(_user(), org))
-    form = ReasonForm()
-    form.validate_on_submit()
-    return _act(org, lambda: service.suspend_organisation(db.session, _user(), org, form.reason.data or ""),
-                _l("The organisation is suspended."))
+    return _decide_with_reason(org_id, service.suspend_organisation, _l("The organisation is suspended."))
 
 
 @bp.route("/organisations/<int:org_id>/temporary-access", methods=["POST"])
 @login_required
 def set_temporary_access(org_id):
-    org = queries.get_organisation(db.session, _user(), org_id)
-    policy.require(policy.can_review_organisation(_user(), org))
+    org = _reviewable(org_id)
     form = TemporaryAccessForm()
     if not form.validate_on_submit():
         flash(_l("Give valid dates."), "danger")
         return show_organisation(org.id), 400
     return _act(org, lambda: service.set_temporary_access(db.session, _user(), org, form.start.data, form.end.data),
                 _l("Temporary access saved."))
+
+
+def _reviewable(org_id: int):
+    """The organisation, if this officer may decide on it (404 for another
+    organisation's registrar, 403 for a role that may not review)."""
+    org = queries.get_organisation(db.session, _user(), org_id)
+    policy.require(policy.can_review_organisation(_user(), org))
+    return org
+
+
+def _decide_with_reason(org_id: int, decide, done_message):
+    """A decision that takes the officer's stated reason (reject, suspend)."""
+    org = _reviewable(org_id)
+    form = ReasonForm()
+    form.validate_on_submit()
+    return _act(org, lambda: decide(db.session, _user(), org, form.reason.data or ""), done_message)

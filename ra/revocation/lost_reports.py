@@ -22,19 +22,16 @@ through the outbox, so it is never in the database in clear.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ra import audit
+from ra import audit, throttle
 from ra.auth.service import normalise_email
 from ra.ca.states import CertificateStatus
-from ra.db import UTCDateTime
+from ra.mail.direct import CodeMail, send_code
 from ra.revocation import errors as E
 from ra.revocation import notifications
 from ra.revocation import queries as q
@@ -83,30 +80,10 @@ def code_digest(code) -> str | None:
 # -- throttle -----------------------------------------------------------------------------------
 
 def _hit(session, scope: str, value: str, limit: int, window: timedelta, now) -> bool:
-    """Counts one request for ``scope:value`` in a fixed window, atomically (an
-    upsert, then ``UPDATE … RETURNING``); True while within ``limit``."""
-    key = hashlib.sha256(f"revocation/{scope}:{value}".encode()).hexdigest()
-    table = RevocationThrottle.__table__
-    conn = session.connection()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    at = sa.literal(now, UTCDateTime())
-    conn.execute(insert(table).values(key=key, window_start=at, count=0).on_conflict_do_nothing(index_elements=["key"]))
-    stale = table.c.window_start <= sa.literal(now - window, UTCDateTime())
-    count = conn.execute(sa.update(table).where(table.c.key == key).values(
-        count=sa.case((stale, 1), else_=table.c.count + 1),
-        window_start=sa.case((stale, at), else_=table.c.window_start)).returning(table.c.count)).scalar_one()
-    return count <= limit
+    return throttle.hit(session, RevocationThrottle.__table__, f"revocation/{scope}:{value}", limit, window, now)
 
 
 # -- 1. the report ------------------------------------------------------------------------------
-
-@dataclass
-class CodeMail:
-    """The e-mail with the code, in memory only."""
-    to: str
-    subject: str
-    body: str
-
 
 @dataclass
 class Asked:
@@ -158,18 +135,8 @@ def report_lost(session, *, email: str, serial: str, client: str, ports) -> Aske
 
 
 def deliver_code(mail: CodeMail, *, ports) -> bool:
-    """Sends the code straight away, not through the outbox (which would keep it
-    in clear); a 30-minute code has no use in a retry queue."""
-    from ra.mail.models import OutgoingMail
-    from ra.mail.outbox import build_message
-
-    message = OutgoingMail(recipient=mail.to, subject=mail.subject, body=mail.body, attachments=json.dumps([]))
-    try:
-        ports.mailer.send(build_message(message, ports.mail_from, ports.files))
-    except Exception as exc:  # noqa: BLE001 — any mail failure: the holder asks again
-        log.warning("lost-token code to %s not sent: %s", mail.to, type(exc).__name__)
-        return False
-    return True
+    """Sent straight away, after the commit, not through the outbox (``ra.mail.direct``)."""
+    return send_code(mail, ports=ports, purpose="lost-token")
 
 
 # -- 2. the confirmation --------------------------------------------------------------------------

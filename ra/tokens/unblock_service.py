@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from ra.auth.service import normalise_email
 from ra.enrollment.order_states import HolderStatus
 from ra.errors import InvalidTransition
 from ra.i18n import _l
+from ra.mail.direct import CodeMail, send_code
 from ra.tokens import pins
 from ra.tokens import queries as token_queries
 from ra.tokens import unblock_queries as q
@@ -110,14 +110,6 @@ def can_follow_unblock(actor) -> bool:
 
 
 # -- asking for a code ------------------------------------------------------------------------
-
-@dataclass
-class CodeMail:
-    """The e-mail with the code, kept in memory only (the code is stored hashed)."""
-    to: str
-    subject: str
-    body: str
-
 
 @dataclass
 class IssuedCode:
@@ -204,18 +196,8 @@ def _issue(session, actor, token: Token, holder, channel: UnblockChannel, *, por
 
 
 def deliver_code(mail: CodeMail, *, ports) -> bool:
-    """Sends the code straight away, after the commit (a 30-minute code has no use
-    in a retry queue, and the outbox would keep it in clear)."""
-    from ra.mail.models import OutgoingMail
-    from ra.mail.outbox import build_message
-
-    message = OutgoingMail(recipient=mail.to, subject=mail.subject, body=mail.body, attachments=json.dumps([]))
-    try:
-        ports.mailer.send(build_message(message, ports.mail_from, ports.files))
-    except Exception as exc:  # noqa: BLE001 — any mail failure: the request is withdrawn
-        log.warning("unblock code to %s not sent: %s", mail.to, type(exc).__name__)
-        return False
-    return True
+    """Sent straight away, after the commit, not through the outbox (``ra.mail.direct``)."""
+    return send_code(mail, ports=ports, purpose="unblock")
 
 
 def withdraw_undelivered(session, req: UnblockRequest, *, ports) -> CodeNotDelivered:

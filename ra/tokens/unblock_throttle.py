@@ -8,15 +8,11 @@ anything, so that being throttled says nothing about what matched.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-
 from ra import audit
-from ra.db import UTCDateTime
+from ra import throttle as counters
 from ra.tokens.unblock_errors import UnblockThrottled
 from ra.tokens.unblock_models import UnblockThrottle
 
@@ -25,20 +21,8 @@ THROTTLE_WINDOW = timedelta(hours=1)
 
 
 def hit(session, scope: str, value: str, limit: int, now) -> bool:
-    """Counts one request for ``scope:value`` atomically (an upsert, then
-    ``UPDATE … RETURNING``, so concurrent requests on PostgreSQL queue on the row);
-    True while within ``limit`` for the current window."""
-    key = hashlib.sha256(f"{scope}:{value}".encode()).hexdigest()
-    table = UnblockThrottle.__table__
-    conn = session.connection()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    at = sa.literal(now, UTCDateTime())
-    conn.execute(insert(table).values(key=key, window_start=at, count=0).on_conflict_do_nothing(index_elements=["key"]))
-    stale = table.c.window_start <= sa.literal(now - THROTTLE_WINDOW, UTCDateTime())
-    count = conn.execute(sa.update(table).where(table.c.key == key).values(
-        count=sa.case((stale, 1), else_=table.c.count + 1),
-        window_start=sa.case((stale, at), else_=table.c.window_start)).returning(table.c.count)).scalar_one()
-    return count <= limit
+    """Counts one request for ``scope:value`` in the current hour; True while within ``limit``."""
+    return counters.hit(session, UnblockThrottle.__table__, f"{scope}:{value}", limit, THROTTLE_WINDOW, now)
 
 
 def throttle(session, hits: list[tuple[str, str, int]], *, client: str, ports) -> None:

@@ -14,7 +14,7 @@ from ra.audit.models import AuditRecord
 from ra.ca import jobs, service
 from ra.ca.models import Certificate, CertificateRequest
 from ra.ca.states import CertificateStatus, RequestStatus
-from ra.errors import BackendUnavailable, RAError
+from ra.errors import RAError
 from ra.extensions import db
 from tests.ca.conftest import make_csr, new_key, openssl, write_chain
 

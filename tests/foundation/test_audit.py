@@ -96,6 +96,26 @@ def test_record_says_where_it_landed_in_the_chain(ctx):
     assert verify(db.session).ok
 
 
+def test_a_bulk_append_chains_like_single_records(ctx):
+    """An auditor's ``audit verify`` cannot tell a bulk import's records from ones
+    written one by one: same sequence, same links, the head on the last."""
+    from ra.db import utcnow
+
+    at = utcnow()
+    first = audit.record(db.session, "tester", "single.event", ("thing", 8), {"n": 8}).seq
+    audit.record_many(db.session, "tester", [("bulk.event", "thing", i, {"n": i}) for i in range(3)], at=at)
+    audit.record(db.session, "tester", "single.event", ("thing", 9), {"n": 9})
+    audit.record_many(db.session, "tester", [("bulk.event", "thing", i, {"n": i}) for i in range(3, 5)], at=at)
+    db.session.commit()
+    rows = db.session.execute(sa.select(AuditRecord).where(AuditRecord.seq >= first)
+                              .order_by(AuditRecord.seq)).scalars().all()
+    assert [r.seq for r in rows] == list(range(first, first + 7))
+    assert [r.object_id for r in rows] == ["8", "0", "1", "2", "9", "3", "4"]
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+    assert db.session.get(AuditChainHead, 1).last_hash == rows[-1].hash
+    assert verify(db.session).ok
+
+
 def test_concurrent_appenders_on_an_empty_log_keep_one_chain_without_gaps(db_kind, tmp_path):
     """Two app instances (as two gunicorn workers) on their own real database —
     not the rolled-back test transaction — start appending at the same moment to
