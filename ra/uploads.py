@@ -6,7 +6,12 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ra.db import UTCDateTime, utcnow
 from ra.errors import UserError
 from ra.i18n import _l
 
@@ -31,6 +36,21 @@ class CheckedUpload:
     @property
     def size(self) -> int:
         return len(self.data)
+
+
+class StoredFileColumns:
+    """The columns of an uploaded document's row, for every domain that keeps
+    documents: where it is stored (a server-chosen name), what it is (by
+    content), who uploaded it and who checked it."""
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    stored_name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(50))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def sanitise_filename(name: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ra.db import UTCDateTime, enum_column, utcnow
 from ra.enrollment.order_states import OPEN_ORDER, AppointmentStatus, HolderStatus, OrderStatus
 from ra.extensions import db
+from ra.uploads import StoredFileColumns
 from ra.i18n import _l
 
 
@@ -80,22 +81,13 @@ class HolderDocumentKind(str, enum.Enum):
                 HolderDocumentKind.SUBSCRIBER_AGREEMENT: _l("Signed subscriber agreement")}[self]
 
 
-class HolderDocument(db.Model):
+class HolderDocument(StoredFileColumns, db.Model):
     __tablename__ = "holder_document"
     __audit_type__ = "holder_document"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     holder_id: Mapped[int] = mapped_column(sa.ForeignKey("holder.id"), index=True)
     kind: Mapped[HolderDocumentKind] = mapped_column(enum_column(HolderDocumentKind))
-    original_name: Mapped[str] = mapped_column(sa.String(255))
-    stored_name: Mapped[str] = mapped_column(sa.String(100), unique=True)
-    content_type: Mapped[str] = mapped_column(sa.String(50))
-    size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(sa.String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    checked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     holder = relationship(Holder, back_populates="documents")
 

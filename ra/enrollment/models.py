@@ -11,6 +11,7 @@ from ra.db import UTCDateTime, enum_column, utcnow
 from ra.enrollment.reference import District, OrganisationKind
 from ra.enrollment.states import OrganisationStatus
 from ra.extensions import db
+from ra.uploads import StoredFileColumns
 
 
 class Organisation(db.Model):
@@ -72,7 +73,7 @@ class DocumentKind(str, enum.Enum):
                 DocumentKind.SIGNED_CONTRACT: _l("Signed and stamped contract")}[self]
 
 
-class OrganisationDocument(db.Model):
+class OrganisationDocument(StoredFileColumns, db.Model):
     """An uploaded file. It lives outside the web root under a server-generated name;
     the user's file name is kept (sanitised) only to show it back."""
     __tablename__ = "organisation_document"
@@ -81,15 +82,6 @@ class OrganisationDocument(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
     kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind))
-    original_name: Mapped[str] = mapped_column(sa.String(255))
-    stored_name: Mapped[str] = mapped_column(sa.String(100), unique=True)
-    content_type: Mapped[str] = mapped_column(sa.String(50))
-    size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(sa.String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    checked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation = relationship(Organisation, back_populates="documents")
 
