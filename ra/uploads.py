@@ -2,6 +2,7 @@
 the server chooses. Shared by every domain that takes documents."""
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 import unicodedata
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import request
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ra.db import UTCDateTime, utcnow
@@ -76,3 +78,23 @@ def check_upload(filename: str, data: bytes) -> CheckedUpload:
     if content_type == "application/pdf" and b"%%EOF" not in data[-2048:]:
         raise UserError(_l("The PDF file is damaged or incomplete."), code="bad_file_type", field="file")
     return CheckedUpload(data, content_type, ext, sanitise_filename(filename), hashlib.sha256(data).hexdigest())
+
+
+def posted_document(kinds: type[enum.Enum]) -> tuple[enum.Enum, str, bytes]:
+    """The document of a multipart API upload: its ``kind`` form field (one of
+    ``kinds``) and its ``file`` (name and content; read one byte past the limit so
+    that ``check_upload`` refuses an oversize file)."""
+    try:
+        kind = kinds(request.form.get("kind", ""))
+    except ValueError:
+        raise UserError(_l("Unknown document kind."), field="kind") from None
+    name, data = posted_file(MAX_BYTES + 1)
+    return kind, name, data
+
+
+def posted_file(limit: int = -1) -> tuple[str, bytes]:
+    """The multipart field ``file`` of an API request: its name and content."""
+    f = request.files.get("file")
+    if f is None:
+        raise UserError(_l("Attach the file as the multipart field “file”."), field="file")
+    return f.filename or "", f.stream.read(limit)

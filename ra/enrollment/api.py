@@ -12,7 +12,7 @@ from ra.errors import NotFound, UserError
 from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import current_ports
-from ra.uploads import MAX_BYTES
+from ra.uploads import posted_document
 
 
 def organisation_json(org) -> dict:
@@ -66,15 +66,8 @@ def register_api(bp):
     @token_required
     def upload_document(org_id):
         org = queries.get_organisation(db.session, actor(), org_id)
-        try:
-            kind = DocumentKind(request.form.get("kind", ""))
-        except ValueError:
-            raise UserError(_l("Unknown document kind."), field="kind") from None
-        f = request.files.get("file")
-        if f is None:
-            raise UserError(_l("Attach the file as the multipart field “file”."), field="file")
-        doc = service.upload_document(db.session, actor(), org, kind, f.filename or "", f.stream.read(MAX_BYTES + 1),
-                                      ports=current_ports())
+        kind, name, data = posted_document(DocumentKind)
+        doc = service.upload_document(db.session, actor(), org, kind, name, data, ports=current_ports())
         commit()
         return jsonify({"id": doc.id, "kind": doc.kind.value, "name": doc.original_name, "size": doc.size,
                         "sha256": doc.sha256, "organisation": organisation_json(org)}), 201

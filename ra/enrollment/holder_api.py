@@ -20,7 +20,7 @@ from ra.errors import UserError
 from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import current_ports
-from ra.uploads import MAX_BYTES
+from ra.uploads import posted_document, posted_file
 
 
 def _iso(value):
@@ -82,15 +82,8 @@ def register_api(bp):
     @token_required
     def upload_holder_document(holder_id):
         holder = q.get_holder(db.session, actor(), holder_id)
-        try:
-            kind = HolderDocumentKind(request.form.get("kind", ""))
-        except ValueError:
-            raise UserError(_l("Unknown document kind."), field="kind") from None
-        f = request.files.get("file")
-        if f is None:
-            raise UserError(_l("Attach the file as the multipart field “file”."), field="file")
-        doc = hs.upload_holder_document(db.session, actor(), holder, kind, f.filename or "",
-                                        f.stream.read(MAX_BYTES + 1), ports=current_ports())
+        kind, name, data = posted_document(HolderDocumentKind)
+        doc = hs.upload_holder_document(db.session, actor(), holder, kind, name, data, ports=current_ports())
         commit()
         return jsonify({"id": doc.id, "kind": doc.kind.value, "sha256": doc.sha256, "holder": holder_json(holder)}), 201
 
@@ -127,13 +120,11 @@ def register_api(bp):
     def import_orders():
         from ra.enrollment.holder_views import issue_pending_annex
 
-        f = request.files.get("file")
-        if f is None:
-            raise UserError(_l("Attach the file as the multipart field “file”."), field="file")
+        name, data = posted_file()
         org = org_queries.get_organisation(db.session, actor(), request.args.get("organisation_id")
                                            or actor().organisation_id or 0)
         mode = request.args.get("commit", "none")
-        report = bulk_import.run_import(db.session, actor(), org, f.filename or "", f.stream.read(), commit=mode,
+        report = bulk_import.run_import(db.session, actor(), org, name, data, commit=mode,
                                         ports=current_ports())
         commit()
         if report.imported:

@@ -85,6 +85,21 @@ def test_api_hides_other_organisations(app, client):
     assert resp.status_code == 404
 
 
+def test_a_bad_api_upload_is_refused_in_mongolian_and_keeps_nothing(app, client):
+    out = client.post("/api/v1/organisations", json=_body()).get_json()
+    org_id = out["organisation"]["id"]
+    registrar = {"Authorization": f"Bearer {out['api_token']}", "Accept-Language": "mn"}
+    url = f"/api/v1/organisations/{org_id}/documents"
+    unknown = client.post(url, headers=registrar, data={"kind": "selfie", "file": (io.BytesIO(tiny_pdf("x")), "x.pdf")})
+    no_file = client.post(url, headers=registrar, data={"kind": "request_letter"})
+    assert (unknown.status_code, no_file.status_code) == (400, 400)
+    assert unknown.get_json()["error"]["message"] == "Баримтын төрөл тодорхойгүй байна."
+    assert "file" in no_file.get_json()["error"]["message"]
+    with app.app_context():
+        org = db.session.get(Organisation, org_id)
+        assert (org.status, org.documents) == (OrganisationStatus.PENDING, [])
+
+
 def test_invalid_transition_is_409_and_state_is_unchanged(app, client):
     out = client.post("/api/v1/organisations", json=_body()).get_json()
     org_id = out["organisation"]["id"]
