@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ra import audit
-from ra.auth.roles import Role
 from ra.enrollment import holders_service as hs
+from ra.enrollment import policy as ep
 from ra.enrollment.holder_models import Appointment, AppointmentSlot, CertificateOrder, Counter
 from ra.enrollment.order_states import AppointmentStatus, OrderStatus, appointment_states, order_states
 from ra.errors import Conflict, InvalidTransition, PermissionDenied, UserError, ValidationFailed
@@ -22,25 +22,6 @@ from ra.i18n import _l
 from ra.ports import LOCAL_TZ
 
 BOOKING_HORIZON_DAYS = 60
-
-
-# --- policy ---
-
-def can_manage_counters(actor) -> bool:
-    return getattr(actor, "role", None) == Role.ADMIN
-
-
-def can_book_appointment(actor, order) -> bool:
-    return hs.can_manage_holders(actor, order.organisation)
-
-
-def can_cancel_appointment(actor, appointment) -> bool:
-    return (can_book_appointment(actor, appointment.order)
-            or getattr(actor, "role", None) in (Role.RA_OFFICER, Role.RA_MANAGER))
-
-
-def can_see_counter_queue(actor) -> bool:
-    return getattr(actor, "role", None) in (Role.RA_OFFICER, Role.RA_MANAGER, Role.ADMIN)
 
 
 def parse_starts_at(value) -> datetime:
@@ -95,7 +76,7 @@ def _int(value, field: str, low: int, high: int, errors: dict) -> int:
 
 
 def save_counter(session, actor, data: CounterData, counter: Counter | None = None) -> Counter:
-    if not can_manage_counters(actor):
+    if not ep.can_manage_counters(actor):
         raise PermissionDenied()
     errors: dict = {}
     name = hs.clean(data.name)
@@ -246,7 +227,7 @@ def book_appointments(session, actor, orders: list[CertificateOrder], counter: C
     if not orders:
         raise UserError(_l("Choose at least one approved order."), field="order_ids")
     for order in orders:
-        if not can_book_appointment(actor, order):
+        if not ep.can_book_appointment(actor, order):
             raise PermissionDenied()
         if order.status != OrderStatus.APPROVED:
             raise InvalidTransition(_l("Only approved orders can be booked (order %(id)d is %(status)s).",
@@ -264,7 +245,7 @@ def book_appointments(session, actor, orders: list[CertificateOrder], counter: C
 
 
 def cancel_appointment(session, actor, appt: Appointment, reason: str = "", *, ports) -> None:
-    if not can_cancel_appointment(actor, appt):
+    if not ep.can_cancel_appointment(actor, appt):
         raise PermissionDenied()
     appointment_states.transition(session, appt, AppointmentStatus.CANCELLED, actor=actor,
                                   details={"reason": reason or None, "order_id": appt.order_id})
@@ -280,7 +261,7 @@ def reschedule_appointment(session, actor, appt: Appointment, counter: Counter, 
                            *, ports) -> Appointment:
     """Takes the new seat first, then frees the old one: a full new time leaves the
     old booking untouched."""
-    if not can_book_appointment(actor, appt.order) and not can_cancel_appointment(actor, appt):
+    if not ep.can_book_appointment(actor, appt.order) and not ep.can_cancel_appointment(actor, appt):
         raise PermissionDenied()
     if appt.status != AppointmentStatus.BOOKED:
         raise InvalidTransition()

@@ -23,6 +23,7 @@ from ra import audit
 from ra.auth import policy
 from ra.db import bulk_insert, insert_with_ids
 from ra.enrollment import holders_service as hs
+from ra.enrollment import policy as ep
 from ra.enrollment.holder_models import CertificateOrder, Holder, ImportStatus, OrderImport, OrderKind
 from ra.enrollment.order_states import HolderStatus, OrderStatus
 from ra.enrollment.states import OrganisationStatus
@@ -196,7 +197,7 @@ class Prepared:
 
 def check_file(session, actor, org, filename: str, data: bytes, *, ports) -> tuple[Report, list[Prepared]]:
     policy.require_visible(actor, org)
-    policy.require(hs.can_manage_holders(actor, org))
+    policy.require(ep.can_manage_holders(actor, org))
     if org.status != OrganisationStatus.ACTIVE:
         raise Conflict(_l("Certificates can be ordered once the organisation is active."))
     header, rows, encoding = read_table(filename, data)
@@ -344,7 +345,7 @@ def commit_batch(session, actor, batch: OrderImport, *, ports) -> Report:
 
 
 def discard_batch(session, actor, batch: OrderImport) -> None:
-    policy.require(hs.can_manage_holders(actor, batch_org(session, batch)))
+    policy.require(ep.can_manage_holders(actor, batch_org(session, batch)))
     if batch.status != ImportStatus.CHECKED:
         raise Conflict(_l("This file was already imported or discarded."))
     batch.status = ImportStatus.DISCARDED

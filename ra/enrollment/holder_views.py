@@ -16,6 +16,7 @@ from ra.enrollment import bulk_import
 from ra.enrollment import holder_queries as q
 from ra.enrollment import holders_service as hs
 from ra.enrollment import orders_service as orders
+from ra.enrollment import policy as ep
 from ra.enrollment import queries as org_queries
 from ra.enrollment.holder_forms import (BookingForm, CounterForm, DecisionForm, HolderDocumentsForm, HolderForm,
                                         ImportForm, OrderForm, PositionForm)
@@ -94,14 +95,14 @@ def list_holders():
            else _own_org())
     rows = q.list_holders(db.session, _user(), org)
     return render_template("enrollment/holders/list.html", org=org, rows=rows, annexes=q.annexes(org),
-                           can_manage=hs.can_manage_holders(_user(), org), missing=hs.missing_documents)
+                           can_manage=ep.can_manage_holders(_user(), org), missing=hs.missing_documents)
 
 
 @bp.route("/holders/new", methods=["GET", "POST"])
 @login_required
 def create_holder():
     org = _own_org()
-    policy.require(hs.can_manage_holders(_user(), org))
+    policy.require(ep.can_manage_holders(_user(), org))
     form = HolderForm()
     errors, status = {}, 200
     if request.method == "POST":
@@ -135,8 +136,8 @@ def _holder_page(holder, status=200, errors=None, edit_form=None):
         "enrollment/holders/holder.html", holder=holder, form=form, errors=errors or {}, order_form=order_form,
         docs_form=HolderDocumentsForm(), position_form=PositionForm(), kinds=list(HolderDocumentKind),
         orders=q.holder_orders(db.session, holder), changes=q.position_changes(db.session, holder),
-        can_manage=hs.can_manage_holders(user, holder.organisation),
-        can_upload=hs.can_upload_holder_document(user, holder), issued=issued,
+        can_manage=ep.can_manage_holders(user, holder.organisation),
+        can_upload=ep.can_upload_holder_document(user, holder), issued=issued,
         renewal_open=bool(opens and current_ports().clock.now() >= opens), renewal_opens=opens), status
 
 
@@ -231,7 +232,7 @@ def remove_holder(holder_id):
 @login_required
 def download_holder_document(doc_id):
     doc = hs.get_holder_document(db.session, _user(), doc_id)
-    policy.require(hs.can_download_holder_document(_user(), doc.holder))
+    policy.require(ep.can_download_holder_document(_user(), doc.holder))
     return send_file(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
                      as_attachment=request.args.get("inline") != "1", download_name=doc.original_name)
 
@@ -275,7 +276,7 @@ def list_orders():
 @bp.route("/orders/approval")
 @login_required
 def approval_queue():
-    policy.require(orders.can_decide_order(_user()))
+    policy.require(ep.can_decide_order(_user()))
     return render_template("enrollment/holders/approval.html", rows=q.approval_queue(db.session, _user()),
                            kinds=list(HolderDocumentKind), form=DecisionForm())
 
@@ -288,9 +289,9 @@ def show_order(order_id, status=200):
     missing, unchecked = hs.missing_documents(order.holder)
     return render_template(
         "enrollment/holders/order.html", order=order, holder=order.holder, kinds=list(HolderDocumentKind),
-        form=DecisionForm(), missing=missing, unchecked=unchecked, can_decide=orders.can_decide_order(user, order),
-        is_party=orders.is_party_to(user, order), can_cancel=orders.can_cancel_order(user, order),
-        can_file=orders.can_file_order(user, order.holder), S=OrderStatus), status
+        form=DecisionForm(), missing=missing, unchecked=unchecked, can_decide=ep.can_decide_order(user, order),
+        is_party=ep.is_party_to(user, order), can_cancel=ep.can_cancel_order(user, order),
+        can_file=ep.can_file_order(user, order.holder), S=OrderStatus), status
 
 
 def _order_action(order_id, fn, message):
@@ -329,7 +330,7 @@ for _verb in ("approve", "reject", "cancel", "submit"):  # endpoints enrollment.
 @login_required
 def import_orders():
     org = _own_org()
-    policy.require(hs.can_manage_holders(_user(), org))
+    policy.require(ep.can_manage_holders(_user(), org))
     form = ImportForm()
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -464,7 +465,7 @@ def reschedule_appointment(appointment_id):
 @bp.route("/counter/queue")
 @login_required
 def counter_queue():
-    policy.require(appts.can_see_counter_queue(_user()))
+    policy.require(ep.can_see_counter_queue(_user()))
     day = _day(request.args.get("date"))
     counter_id = request.args.get("counter", type=int)
     return render_template("enrollment/holders/queue.html", day=day, counter_id=counter_id,
@@ -475,7 +476,7 @@ def counter_queue():
 @bp.route("/counters", methods=["GET", "POST"])
 @login_required
 def manage_counters():
-    policy.require(appts.can_manage_counters(_user()))
+    policy.require(ep.can_manage_counters(_user()))
     form = CounterForm()
     errors, status = {}, 200
     if request.method == "POST":

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ra import audit
 from ra.auth import policy
-from ra.auth.roles import Role
+from ra.enrollment import policy as ep
 from ra.enrollment import register_number as rn
 from ra.enrollment import validation as v
 from ra.enrollment.holder_models import Holder, HolderDocument, HolderDocumentKind
@@ -31,25 +31,6 @@ ADDING_ALLOWED = (OrganisationStatus.PENDING, OrganisationStatus.UNDER_REVIEW, O
 CYRILLIC_NAME = re.compile(r"^[А-ЯЁӨҮа-яёөү]+(?:[ \-][А-ЯЁӨҮа-яёөү]+)*$")
 NUMBER_AS_FLOAT = re.compile(r"^(\d+)\.0+$")  # 99112233.0, a number that went through a float
 LATIN_NAME = re.compile(r"^[A-Za-zÖÜöü]+(?:[ \-'][A-Za-zÖÜöü]+)*$")
-
-
-# --- policy (STYLE rule 6): one function per action, used by views, API and here ---
-
-def can_manage_holders(actor, org) -> bool:
-    return getattr(actor, "role", None) == Role.ORG_REGISTRAR and actor.organisation_id == org.id
-
-
-def can_upload_holder_document(actor, holder) -> bool:
-    """The registrar, or an RU officer scanning the papers at the counter."""
-    return can_manage_holders(actor, holder.organisation) or getattr(actor, "role", None) == Role.RA_OFFICER
-
-
-def can_check_holder_document(actor, holder=None) -> bool:
-    return policy.can_review_organisation(actor)
-
-
-def can_download_holder_document(actor, holder) -> bool:
-    return policy.can_download_organisation_document(actor, holder.organisation)
 
 
 # --- validation ---
@@ -167,7 +148,7 @@ def validate_holder(session, org: Organisation, data: HolderData, *, today: date
 
 def create_holder(session, actor, org: Organisation, data: HolderData, *, ports) -> Holder:
     policy.require_visible(actor, org)
-    policy.require(can_manage_holders(actor, org))
+    policy.require(ep.can_manage_holders(actor, org))
     if org.status not in ADDING_ALLOWED:
         raise InvalidTransition(_l("Holders cannot be added while the organisation is %(status)s.",
                                    status=org.status.label))
@@ -185,7 +166,7 @@ def create_holder(session, actor, org: Organisation, data: HolderData, *, ports)
 def update_holder(session, actor, holder: Holder, data: HolderData, *, ports) -> dict:
     """Corrects a holder's data (the Latin spelling, a typo). A new position goes
     through ``orders_service.change_position`` instead, since it revokes."""
-    policy.require(can_manage_holders(actor, holder.organisation))
+    policy.require(ep.can_manage_holders(actor, holder.organisation))
     if holder.status != HolderStatus.ACTIVE:
         raise InvalidTransition()
     errors, values = validate_holder(session, holder.organisation, data, today=ports.clock.today(),
@@ -203,7 +184,7 @@ def update_holder(session, actor, holder: Holder, data: HolderData, *, ports) ->
 
 def remove_holder(session, actor, holder: Holder) -> None:
     """The holder left the organisation; their record stays for the audit trail."""
-    policy.require(can_manage_holders(actor, holder.organisation))
+    policy.require(ep.can_manage_holders(actor, holder.organisation))
     holder_states.transition(session, holder, HolderStatus.DEPARTED, actor=actor)
 
 
@@ -219,7 +200,7 @@ def upload_holder_document(session, actor, holder: Holder, kind: HolderDocumentK
     """Same upload rules as the organisation's documents (``ra.uploads``); a new file
     of a kind replaces the old one and needs checking again."""
     policy.require_visible(actor, holder.organisation)
-    policy.require(can_upload_holder_document(actor, holder))
+    policy.require(ep.can_upload_holder_document(actor, holder))
     checked = check_upload(filename, data)
     stored = ports.files.put(checked.data, category="holder", extension=checked.extension,
                              year=ports.clock.today().year)
@@ -236,7 +217,7 @@ def upload_holder_document(session, actor, holder: Holder, kind: HolderDocumentK
 
 def check_holder_document(session, actor, doc: HolderDocument, *, ports) -> None:
     """The RU officer ticks a document as checked against the original."""
-    policy.require(can_check_holder_document(actor, doc.holder))
+    policy.require(ep.can_check_holder_document(actor, doc.holder))
     if doc.checked_at is not None:
         return
     doc.checked_by_id, doc.checked_at = actor.id, ports.clock.now()

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from ra import audit
 from ra.auth import policy
 from ra.enrollment import holders_service as hs
+from ra.enrollment import policy as ep
 from ra.enrollment.holder_models import CertificateOrder, Holder, OrderKind, PositionChange, RevocationState
 from ra.enrollment.order_states import OPEN_ORDER, HolderStatus, OrderStatus, order_states
 from ra.enrollment.states import OrganisationStatus
@@ -19,30 +20,6 @@ from ra.profiles import SubjectData, build_subject
 
 S = OrderStatus
 RENEWAL_WINDOW_DAYS = 60
-
-
-# --- policy ---
-
-def can_file_order(actor, holder) -> bool:
-    return hs.can_manage_holders(actor, holder.organisation)
-
-
-def can_decide_order(actor, order=None) -> bool:
-    return policy.can_review_organisation(actor)
-
-
-def is_party_to(actor, order) -> bool:
-    """DESIGN §2: nobody approves a request they made or one about themselves."""
-    email = (getattr(actor, "email", "") or "").lower()
-    return actor.id == order.requested_by_id or (bool(email) and email == order.holder.email.lower())
-
-
-def can_approve_order(actor, order) -> bool:
-    return can_decide_order(actor, order) and not is_party_to(actor, order)
-
-
-def can_cancel_order(actor, order) -> bool:
-    return hs.can_manage_holders(actor, order.organisation) or can_decide_order(actor, order)
 
 
 # --- notifications: the registration officer and the holder, each in their language ---
@@ -95,7 +72,7 @@ def create_order(session, actor, holder: Holder, *, profile: str, key_type: str 
                  ports) -> CertificateOrder:
     """Files (or drafts) an order for one holder under a profile of ``ra.profiles``."""
     policy.require_visible(actor, holder.organisation)
-    policy.require(can_file_order(actor, holder))
+    policy.require(ep.can_file_order(actor, holder))
     _require_can_order(holder.organisation, holder)
     profile, key_type = _check_profile(profile, key_type, ports)
     if open_order(session, holder, profile) is not None:
@@ -115,7 +92,7 @@ def create_order(session, actor, holder: Holder, *, profile: str, key_type: str 
 
 
 def submit_order(session, actor, order: CertificateOrder, *, ports) -> None:
-    policy.require(can_file_order(actor, order.holder))
+    policy.require(ep.can_file_order(actor, order.holder))
     _require_can_order(order.organisation, order.holder)
     order_states.transition(session, order, S.SUBMITTED, actor=actor)
     order.submitted_at = ports.clock.now()
@@ -129,8 +106,8 @@ def approve_order(session, actor, order: CertificateOrder, *, checked_document_i
     holder's data still passes every rule, and each of the four documents is
     uploaded and ticked as checked. Documents ticked in ``checked_document_ids``
     are checked first, in the same unit of work."""
-    policy.require(can_decide_order(actor, order))
-    if is_party_to(actor, order):
+    policy.require(ep.can_decide_order(actor, order))
+    if ep.is_party_to(actor, order):
         raise PermissionDenied(_l("Nobody may approve their own request or an order about themselves."),
                                code="separation_of_duties")
     if not order_states.can(order, S.APPROVED):
@@ -168,7 +145,7 @@ def approve_order(session, actor, order: CertificateOrder, *, checked_document_i
 
 
 def reject_order(session, actor, order: CertificateOrder, reason: str, *, ports) -> None:
-    policy.require(can_decide_order(actor, order))
+    policy.require(ep.can_decide_order(actor, order))
     reason = (reason or "").strip()
     if not reason:
         raise UserError(_l("Give the reason for the rejection."), field="reason")
@@ -182,7 +159,7 @@ def reject_order(session, actor, order: CertificateOrder, reason: str, *, ports)
 def cancel_order(session, actor, order: CertificateOrder, reason: str = "", *, ports) -> None:
     """Cancels the order; a booked appointment is cancelled with it and its seat freed."""
     policy.require_visible(actor, order.organisation)
-    policy.require(can_cancel_order(actor, order))
+    policy.require(ep.can_cancel_order(actor, order))
     if not order_states.can(order, S.CANCELLED):
         raise InvalidTransition()
     if order.appointment is not None:
@@ -238,7 +215,7 @@ def change_position(session, actor, holder: Holder, *, position: str, department
                     profile: str = "signing", ports) -> PositionChange:
     """A new position: the holder's record changes, a new order is filed, and the
     old certificate's revocation (affiliationChanged) is requested and linked."""
-    policy.require(hs.can_manage_holders(actor, holder.organisation))
+    policy.require(ep.can_manage_holders(actor, holder.organisation))
     position, department = hs.clean(position), hs.clean(department)
     if not position:
         raise ValidationFailed({"position": _l("This field is required.")})
