@@ -4,7 +4,8 @@ Every operation names the token by its serial number (``CK_TOKEN_INFO.serialNumb
 not by slot id: slot ids change when a token is re-inserted (SoftHSM2 renumbers
 them), the serial does not. Each method opens its own session and closes it before
 returning, so the handover can call the steps one at a time, commit between them,
-and resume after a crash, a pulled token or a restart.
+and resume after a crash, a pulled token or a restart; the one exception is a user
+login inside ``keeping_logins`` (one handover run, ``ra.tokens.sessions``).
 
 The module (``RA_PKCS11_MODULE``) is loaded on first use, never at app start. One
 module configuration per process: all calls hold one lock, because re-scanning
@@ -19,7 +20,7 @@ import logging
 import os
 import secrets
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from pkcs11 import Attribute, CertificateType, KeyType, MechanismFlag, ObjectCla
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from ra.tokens import csr as csrlib
+from ra.tokens import sessions
 from ra.tokens.errors import (CertificateMismatch, KeyNotFound, KeyNotProtected, KeyTypeNotAllowed,
                               ModuleUnavailable, TokenNotPresent, pkcs11_errors)
 from ra.tokens.escrow import PinEscrow
@@ -74,6 +76,11 @@ class KeyInfo:
         return self.local and self.always_sensitive and self.never_extractable
 
 
+def _key(serial: str) -> str:
+    """Serials are compared case-insensitively (typed, scanned, or read from the module)."""
+    return serial.strip().lower()
+
+
 def _text(raw) -> str:
     return (raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)).strip()
 
@@ -91,6 +98,12 @@ def _slot_info(token) -> SlotInfo:
     )
 
 
+def _reinitialize(lib) -> None:
+    """C_Finalize + C_Initialize: every session handle of this process is void after it."""
+    lib.reinitialize()
+    sessions.reinitialised()
+
+
 class Pkcs11TokenDriver:
     """Real PKCS#11 tokens through python-pkcs11. ``softhsm``: the SoftHSM2
     configuration to use when the module is SoftHSM2 (None for vendor modules).
@@ -102,6 +115,7 @@ class Pkcs11TokenDriver:
         self.softhsm = softhsm
         self.escrow = escrow
         self._slot_of: dict[str, int] = {}  # serial → slot id where it was last seen (a hint only)
+        self._conf: str | None = None
 
     @classmethod
     def from_config(cls, config: dict) -> "Pkcs11TokenDriver":
@@ -111,10 +125,19 @@ class Pkcs11TokenDriver:
         return cls(module, escrow=PinEscrow.from_config(config), softhsm=softhsm)
 
     # -- the module -----------------------------------------------------------------
-    def _lib(self):
+    def _softhsm_conf(self, *, rewrite: bool = False) -> str | None:
+        """SoftHSM2 reads its configuration only in C_Initialize: the file (and its
+        token directory) is written on first use and before a re-initialisation,
+        not checked on disk at every operation."""
+        if self.softhsm is not None and (rewrite or self._conf is None):
+            self._conf = str(self.softhsm.ensure())
+        return self._conf
+
+    def _lib(self, *, rescan: bool = False):
         """The loaded, initialised module, pointed at this driver's SoftHSM2
-        configuration (re-initialised through python-pkcs11 if another was active)."""
-        conf = str(self.softhsm.ensure()) if self.softhsm else None
+        configuration (re-initialised through python-pkcs11 if another was active,
+        or to re-scan)."""
+        conf = self._softhsm_conf(rewrite=rescan)
         if conf:
             os.environ["SOFTHSM2_CONF"] = conf
         if not Path(self.module_path).exists():
@@ -124,11 +147,12 @@ class Pkcs11TokenDriver:
         except px.PKCS11Error:
             log.error("cannot load PKCS#11 module %s", self.module_path)
             raise ModuleUnavailable(module=self.module_path) from None
-        if self.module_path not in _ACTIVE_CONF:
+        switching = bool(conf) and _ACTIVE_CONF.setdefault(self.module_path, conf) != conf
+        if switching:
+            self._softhsm_conf(rewrite=True)
             _ACTIVE_CONF[self.module_path] = conf
-        elif conf and _ACTIVE_CONF[self.module_path] != conf:
-            lib.reinitialize()
-            _ACTIVE_CONF[self.module_path] = conf
+        if switching or rescan:
+            _reinitialize(lib)
         return lib
 
     def rescan(self) -> None:
@@ -136,11 +160,10 @@ class Pkcs11TokenDriver:
         Vendor modules see hot-plugged tokens without this; SoftHSM2 reads its token
         directory only in C_Initialize."""
         with _LOCK:
-            lib = self._lib()
-            lib.reinitialize()
+            self._lib(rescan=True)
 
     def _find(self, lib, serial: str):
-        wanted = serial.strip().lower()
+        wanted = _key(serial)
         hint = self._slot_of.get(wanted)
         # The slot where the token was last seen first: one C_GetTokenInfo, not one per slot.
         for slot in sorted(lib.get_slots(token_present=True), key=lambda s: s.slot_id != hint):
@@ -157,24 +180,55 @@ class Pkcs11TokenDriver:
     def _token(self, serial: str, *, operation: str, so: bool = False):
         with _LOCK, pkcs11_errors(serial, so=so, operation=operation):
             token = self._find(self._lib(), serial)
+            kept = sessions.current()
+            if so and kept is not None:
+                kept.close(_key(serial))  # an SO login or C_InitToken wants no user session open
             try:
                 yield token
             except px.PKCS11Error:
                 # python-pkcs11 0.10 leaks the session when C_Login fails; ours are all
-                # closed or leaked at this point (we hold the lock), so close them all.
-                try:
+                # closed, kept or leaked at this point (we hold the lock), so close them all.
+                if kept is not None:
+                    kept.forget(_key(serial))
+                with suppress(px.PKCS11Error):
                     InitTokenShim(self.module_path).close_all_sessions(token.slot.slot_id)
-                except px.PKCS11Error:
-                    pass
                 raise
+
+    @contextmanager
+    def keeping_logins(self):
+        """Within this block a user login stays open for the next operation on the
+        same token with the same PIN (``ra.tokens.sessions``); all are closed at
+        its end. Used by one handover run; nested blocks share the outer one's."""
+        started = sessions.begin()
+        try:
+            yield
+        finally:
+            with _LOCK:
+                sessions.end(started)
+
+    def _user_operation(self, serial: str, user_pin: str, operation: str, work, *, rw: bool = False):
+        """``work(token, session)`` in a session logged in as the user: the kept one
+        inside ``keeping_logins`` (a fresh login if there is none for this PIN yet,
+        or the token dropped it), else one of its own."""
+        with self._token(serial, operation=operation) as token:
+            kept = sessions.current()
+            if kept is None:
+                with token.open(rw=rw, user_pin=user_pin) as session:
+                    return work(token, session)
+            key, slot_id = _key(serial), token.slot.slot_id
+            held = kept.usable(key, user_pin, slot_id)
+            if held is not None and not sessions.alive(held):
+                kept.forget(key)
+                held = None
+            if held is None:
+                held = kept.keep(key, user_pin, slot_id, token.open(rw=True, user_pin=user_pin))
+            return work(token, held)
 
     # -- slots ------------------------------------------------------------------------
     def list_slots(self, *, rescan: bool = False) -> list[SlotInfo]:
         """Tokens in the readers that report a serial number, by serial."""
         with _LOCK, pkcs11_errors("-", operation="list slots"):
-            lib = self._lib()
-            if rescan:
-                lib.reinitialize()
+            lib = self._lib(rescan=rescan)
             found = []
             for slot in lib.get_slots(token_present=True):
                 try:
@@ -218,9 +272,7 @@ class Pkcs11TokenDriver:
         log.info("token %s: user PIN set by the SO", serial)
 
     def check_user_pin(self, serial: str, user_pin: str) -> None:
-        with self._token(serial, operation="user login") as token:
-            with token.open(user_pin=user_pin):
-                pass
+        self._user_operation(serial, user_pin, "user login", lambda token, session: None)
 
     # -- keys, CSR, certificate ----------------------------------------------------------
     def generate_key_pair(self, serial: str, user_pin: str, key_type: str, label: str) -> KeyInfo:
@@ -234,22 +286,25 @@ class Pkcs11TokenDriver:
                    Attribute.EXTRACTABLE: False, Attribute.SIGN: True}
         public = {Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.VERIFY: True}
         caps = MechanismFlag.SIGN | MechanismFlag.VERIFY
-        with self._token(serial, operation="C_GenerateKeyPair") as token:
-            with token.open(rw=True, user_pin=user_pin) as session:
-                if kind == KeyType.EC:
-                    params = session.create_domain_parameters(
-                        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(size)}, local=True)
-                    pub, priv = params.generate_keypair(id=key_id, label=label, store=True, capabilities=caps,
-                                                        public_template=public, private_template=private)
-                else:
-                    pub, priv = session.generate_keypair(kind, size, id=key_id, label=label, store=True,
-                                                         capabilities=caps, public_template=public,
-                                                         private_template=private)
-                info = self._key_info(key_id, key_type, pub, priv)
-                if not info.protected:
-                    priv.destroy()
-                    pub.destroy()
-                    raise KeyNotProtected(serial=serial)
+
+        def generate(token, session):
+            if kind == KeyType.EC:
+                params = session.create_domain_parameters(
+                    KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(size)}, local=True)
+                pub, priv = params.generate_keypair(id=key_id, label=label, store=True, capabilities=caps,
+                                                    public_template=public, private_template=private)
+            else:
+                pub, priv = session.generate_keypair(kind, size, id=key_id, label=label, store=True,
+                                                     capabilities=caps, public_template=public,
+                                                     private_template=private)
+            info = self._key_info(key_id, key_type, pub, priv)
+            if not info.protected:
+                priv.destroy()
+                pub.destroy()
+                raise KeyNotProtected(serial=serial)
+            return info
+
+        info = self._user_operation(serial, user_pin, "C_GenerateKeyPair", generate, rw=True)
         log.info("token %s: %s key pair generated", serial, key_type)
         return info
 
@@ -280,20 +335,22 @@ class Pkcs11TokenDriver:
 
     def get_key(self, serial: str, user_pin: str, key_id: bytes) -> KeyInfo:
         """The pair under ``key_id``, as a resumed handover finds it."""
-        with self._token(serial, operation="read key") as token:
-            with token.open(user_pin=user_pin) as session:
-                pub, priv = self._pair(session, serial, key_id)
-                spki = csrlib.public_key_info(pub)
-                return self._key_info(key_id, csrlib.key_type_of(spki), pub, priv)
+        def read(token, session):
+            pub, priv = self._pair(session, serial, key_id)
+            spki = csrlib.public_key_info(pub)
+            return self._key_info(key_id, csrlib.key_type_of(spki), pub, priv)
+
+        return self._user_operation(serial, user_pin, "read key", read)
 
     def sign_csr(self, serial: str, user_pin: str, key_id: bytes, subject: x509.Name) -> bytes:
         """A PKCS#10 request (RFC 2986) for ``subject``, signed on the token."""
-        with self._token(serial, operation="C_Sign (CSR)") as token:
-            with token.open(user_pin=user_pin) as session:
-                pub, priv = self._pair(session, serial, key_id)
-                spki = csrlib.public_key_info(pub)
-                signer = csrlib.token_signer(priv, set(token.slot.get_mechanisms()))
-                der = csrlib.build_csr(subject, spki, csrlib.key_type_of(spki), signer)
+        def sign(token, session):
+            pub, priv = self._pair(session, serial, key_id)
+            spki = csrlib.public_key_info(pub)
+            signer = csrlib.token_signer(priv, set(token.slot.get_mechanisms()))
+            return csrlib.build_csr(subject, spki, csrlib.key_type_of(spki), signer)
+
+        der = self._user_operation(serial, user_pin, "C_Sign (CSR)", sign)
         log.info("token %s: CSR signed", serial)
         return der
 
@@ -302,31 +359,45 @@ class Pkcs11TokenDriver:
         (PKCS#11 v2.40 §4.6.3), replacing an earlier one under the same id, and
         reads it back. Refuses a certificate whose public key is not the token key's."""
         cert = x509.load_der_x509_certificate(certificate_der)
-        with self._token(serial, operation="write certificate") as token:
-            with token.open(rw=True, user_pin=user_pin) as session:
-                pub, _ = self._pair(session, serial, key_id)
-                if not csrlib.same_public_key(certificate_der, csrlib.public_key_info(pub)):
-                    raise CertificateMismatch(serial=serial)
-                for old in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id}):
-                    if old[Attribute.VALUE] == certificate_der:
-                        return
-                    old.destroy()
-                session.create_object({
-                    Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-                    Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.MODIFIABLE: True,
-                    Attribute.ID: key_id, Attribute.LABEL: label, Attribute.VALUE: certificate_der,
-                    Attribute.SUBJECT: cert.subject.public_bytes(), Attribute.ISSUER: cert.issuer.public_bytes(),
-                    # CKA_SERIAL_NUMBER is the DER INTEGER of the serial (PKCS#11 v2.40 §4.6.3).
-                    Attribute.SERIAL_NUMBER: Integer(cert.serial_number).dump(),
-                })
-        if self.read_certificate(serial, user_pin, key_id) != certificate_der:
-            raise CertificateMismatch(serial=serial)
+
+        def write(token, session):
+            pub, _ = self._pair(session, serial, key_id)
+            if not csrlib.same_public_key(certificate_der, csrlib.public_key_info(pub)):
+                raise CertificateMismatch(serial=serial)
+            for old in list(session.get_objects(_certificates_under(key_id))):
+                if old[Attribute.VALUE] == certificate_der:
+                    return
+                old.destroy()
+            session.create_object({
+                Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+                Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.MODIFIABLE: True,
+                Attribute.ID: key_id, Attribute.LABEL: label, Attribute.VALUE: certificate_der,
+                Attribute.SUBJECT: cert.subject.public_bytes(), Attribute.ISSUER: cert.issuer.public_bytes(),
+                # CKA_SERIAL_NUMBER is the DER INTEGER of the serial (PKCS#11 v2.40 §4.6.3).
+                Attribute.SERIAL_NUMBER: Integer(cert.serial_number).dump(),
+            })
+            # Read back as any reader would find it: a new search on the token, in the
+            # same session (another session would read the same token object).
+            if _stored_certificate(session, key_id) != certificate_der:
+                raise CertificateMismatch(serial=serial)
+
+        self._user_operation(serial, user_pin, "write certificate", write, rw=True)
         log.info("token %s: certificate %x written", serial, cert.serial_number)
 
     def read_certificate(self, serial: str, user_pin: str | None, key_id: bytes) -> bytes | None:
         """The certificate stored under ``key_id`` (public object: no PIN needed)."""
+        if user_pin:
+            return self._user_operation(serial, user_pin, "read certificate",
+                                        lambda token, session: _stored_certificate(session, key_id))
         with self._token(serial, operation="read certificate") as token:
-            with (token.open(user_pin=user_pin) if user_pin else token.open()) as session:
-                for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id}):
-                    return bytes(obj[Attribute.VALUE])
-        return None
+            with token.open() as session:
+                return _stored_certificate(session, key_id)
+
+
+def _certificates_under(key_id: bytes) -> dict:
+    return {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id}
+
+
+def _stored_certificate(session, key_id: bytes) -> bytes | None:
+    found = list(session.get_objects(_certificates_under(key_id)))  # the search ends before the next one
+    return bytes(found[0][Attribute.VALUE]) if found else None

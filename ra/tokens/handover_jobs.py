@@ -23,6 +23,7 @@ import os
 import secrets
 import socket
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -137,6 +138,22 @@ def _load(session, handover_id: int) -> Handover:
 
 
 # -- one run -------------------------------------------------------------------------------------------
+
+@contextmanager
+def _kept_across_commits(session, ports):
+    """What a run keeps from one committed step to the next instead of reading or
+    proving it again: its ORM objects (no expiry on commit: while the run holds the
+    claim nobody else changes its handover or token, and the order's state is read
+    afresh just before the CA is asked) and the holder's login on the token
+    (``keeping_logins``, closed when the run stops)."""
+    real = session() if hasattr(session, "registry") else session  # the Session behind a scoped_session
+    expiring, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        with ports.tokens.keeping_logins():
+            yield
+    finally:
+        real.expire_on_commit = expiring
+
 
 class _Run:
     def __init__(self, session, actor, *, user_pin, random_pin, token_serial, locale, ports, after_step, stop_after):
@@ -265,10 +282,9 @@ def run(session, actor, handover_id: int, *, user_pin: str | None = None, random
              ports=ports, after_step=after_step, stop_after=stop_after)
     me = _claimed or _claim(session, handover_id, ports)
     error = None
-    real = session() if hasattr(session, "registry") else session  # the Session behind a scoped_session
-    expiring, real.expire_on_commit = real.expire_on_commit, False
     try:
-        r.execute(handover_id)
+        with _kept_across_commits(session, ports):
+            r.execute(handover_id)
     except RAError as exc:
         session.rollback()
         error = exc
@@ -285,7 +301,6 @@ def run(session, actor, handover_id: int, *, user_pin: str | None = None, random
         session.rollback()
         raise
     finally:
-        real.expire_on_commit = expiring
         if not r.released:
             _release(session, handover_id, me)
     return RunResult(handover_id, _load(session, handover_id).step, error, r.envelope)
@@ -294,32 +309,39 @@ def run(session, actor, handover_id: int, *, user_pin: str | None = None, random
 def start(session, actor, order, *, id_document_type, id_document_number: str, token_serial: str | None = None,
           user_pin: str | None = None, random_pin: bool = False, locale: str = "mn", ports, after_step=None,
           stop_after: HandoverStep | None = None) -> RunResult:
-    """Step 1 (committed), then ``run`` from step 2."""
+    """Step 1 (committed), then ``run`` from step 2 with what step 1 loaded."""
     svc.check_user_pin_policy(user_pin)
+    claim = stop_after != H.IDENTITY_CHECKED
+    with _kept_across_commits(session, ports):
+        # Held here, the handover stays in the session's (weak) identity map for the run.
+        h, me = _identity_checked(session, actor, order, id_document_type, id_document_number, ports, claim=claim)
+        try:
+            if after_step is not None:
+                after_step(H.IDENTITY_CHECKED)
+        except BaseException:
+            if claim:
+                _release(session, h.id, me)
+            raise
+        if not claim:
+            return RunResult(h.id, H.IDENTITY_CHECKED)
+        return run(session, actor, h.id, user_pin=user_pin, random_pin=random_pin, token_serial=token_serial,
+                   locale=locale, ports=ports, after_step=after_step, stop_after=stop_after, _claimed=me)
+
+
+def _identity_checked(session, actor, order, id_document_type, id_document_number: str, ports, *,
+                      claim: bool) -> tuple[Handover, str | None]:
+    """Step 1, committed; with ``claim`` the run that follows is claimed in the same commit."""
+    me = _me() if claim else None
+    claimed = dict(claimed_by=me, claimed_until=ports.clock.now() + LEASE, runs=1) if claim else None
     try:
         h = svc.start_handover(session, actor, order, id_document_type=id_document_type,
-                               id_document_number=id_document_number, ports=ports)
-        handover_id = h.id
-        if stop_after != H.IDENTITY_CHECKED:  # claimed for the run that follows, in the same commit
-            me = _me()
-            h.claimed_by, h.claimed_until, h.runs = me, ports.clock.now() + LEASE, 1
+                               id_document_number=id_document_number, ports=ports, claim=claimed)
         commit(session)
     except IntegrityError:  # a concurrent start for the same order won
         session.rollback()
         raise Conflict(_l("This order already has a handover in progress: resume or cancel it."),
                        code="handover_open") from None
-    if stop_after == H.IDENTITY_CHECKED:
-        if after_step is not None:
-            after_step(H.IDENTITY_CHECKED)
-        return RunResult(handover_id, H.IDENTITY_CHECKED)
-    try:
-        if after_step is not None:
-            after_step(H.IDENTITY_CHECKED)
-    except BaseException:
-        _release(session, handover_id, me)
-        raise
-    return run(session, actor, handover_id, user_pin=user_pin, random_pin=random_pin, token_serial=token_serial,
-               locale=locale, ports=ports, after_step=after_step, stop_after=stop_after, _claimed=me)
+    return h, me
 
 
 def _claimed(session, actor, handover_id: int, action, *, ports) -> Handover:

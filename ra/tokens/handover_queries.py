@@ -4,16 +4,29 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ra.enrollment.holder_models import CertificateOrder, Holder
 from ra.enrollment.order_states import OrderStatus
 from ra.errors import NotFound
+from ra.tokens import queries as token_queries
 from ra.tokens.handover_models import Handover
 from ra.tokens.handover_states import FINISHED, ORDERED, HandoverStep
+from ra.tokens.models import Token
 
 H = HandoverStep
 READY = (OrderStatus.APPROVED, OrderStatus.SCHEDULED)
+
+
+def stock_token(session, serial: str) -> tuple[Token | None, int | None]:
+    """Step 2 in one query: the stock record of ``serial`` with its batch (the stock
+    checks read the factory SO PIN), and the unfinished handover that already holds
+    that token, if any."""
+    holding = (sa.select(Handover.id).where(Handover.token_id == Token.id, Handover.step.notin_(FINISHED))
+               .limit(1).scalar_subquery())
+    row = session.execute(sa.select(Token, holding).where(token_queries.serial_is(serial))
+                          .options(joinedload(Token.batch))).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def get_handover(session, handover_id) -> Handover:

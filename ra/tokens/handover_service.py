@@ -35,7 +35,7 @@ from ra.enrollment.order_states import OrderStatus, order_states
 from ra.errors import Conflict, InvalidTransition, PermissionDenied, UserError
 from ra.i18n import _l
 from ra.profiles import SubjectData, build_subject
-from ra.tokens import pins
+from ra.tokens import handover_queries, pins
 from ra.tokens import stock_service as stock
 from ra.tokens.errors import CertificateMismatch, TokenNotPresent
 from ra.tokens.handover_errors import (CannotCancel, HolderDataChanged, IdentityMismatch,  # noqa: F401
@@ -110,9 +110,11 @@ def _spki_sha256(spki_der: bytes) -> str:
 
 # -- step 1: identity --------------------------------------------------------------------------------
 
-def start_handover(session, actor, order, *, id_document_type, id_document_number: str, ports) -> Handover:
+def start_handover(session, actor, order, *, id_document_type, id_document_number: str, ports,
+                   claim: dict | None = None) -> Handover:
     """Step 1: the holder shows an ID document; its type and number are recorded and
-    the number must be the holder's register number."""
+    the number must be the holder's register number. ``claim``: the run that
+    follows (``handover_jobs``), written with the row rather than after it."""
     _require(actor, order)
     _check_order(order, ports)
     try:
@@ -132,7 +134,7 @@ def start_handover(session, actor, order, *, id_document_type, id_document_numbe
     now = ports.clock.now()
     h = Handover(request_id=f"handover-{uuid.uuid4().hex}", order_id=order.id, step=H.IDENTITY_CHECKED,
                  id_document_type=doc_type, id_document_number=number[:40], officer_id=getattr(actor, "id", None),
-                 envelopes_printed=0, runs=0, created_at=now, updated_at=now)
+                 envelopes_printed=0, created_at=now, updated_at=now, **(claim or {"runs": 0}))
     h.order = order
     session.add(h)
     session.flush()
@@ -152,10 +154,9 @@ def pick_token(session, actor, h: Handover, serial: str, *, ports) -> None:
         raise InvalidTransition()
     if not (serial or "").strip():
         raise TokenNeeded(field="token_serial")
-    token = stock.token_for_initialisation(session, serial)
+    token, taken = handover_queries.stock_token(session, serial)
+    stock.require_ready(token, serial)
     ports.tokens.slot(token.serial)  # TokenNotPresent unless it is in a reader
-    taken = session.execute(sa.select(Handover.id).where(
-        Handover.token_id == token.id, Handover.step.notin_([H.COMPLETED, H.CANCELLED]))).scalar()
     if taken is not None:
         raise Conflict(_l("Token %(serial)s is already being handed over to someone else."), serial=token.serial,
                        code="token_taken")

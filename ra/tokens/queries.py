@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ra.audit.models import AuditRecord
 from ra.errors import NotFound
@@ -46,11 +46,20 @@ def list_tokens(session, *, status: TokenStatus | None = None, q: str = "", batc
     return rows, total
 
 
-def token_by_serial(session, serial: str) -> Token | None:
+def serial_is(serial: str):
+    """Serials are matched case-insensitively (typed, scanned, or read from the module)."""
+    return sa.func.lower(Token.serial) == serial.strip().lower()
+
+
+def token_by_serial(session, serial: str, *, with_batch: bool = False) -> Token | None:
+    """``with_batch``: its batch in the same query (the stock checks read the factory SO PIN)."""
     serial = (serial or "").strip()
     if not serial:
         return None
-    return session.execute(sa.select(Token).where(sa.func.lower(Token.serial) == serial.lower())).scalar_one_or_none()
+    stmt = sa.select(Token).where(serial_is(serial))
+    if with_batch:
+        stmt = stmt.options(joinedload(Token.batch))
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def existing_serials(session, serials: list[str]) -> set[str]:

@@ -142,11 +142,17 @@ def record_factory_so_pin(session, actor, batch: TokenBatch, so_pin: str, *, por
 def token_for_initialisation(session, serial: str) -> Token:
     """The stock record of the token in the reader; refuses, saying why, a serial
     not in stock, a token not ``in_stock``, or one whose SO PIN the RU does not know."""
-    token = queries.token_by_serial(session, serial)
+    token = queries.token_by_serial(session, serial, with_batch=True)
+    require_ready(token, serial)
+    return token
+
+
+def require_ready(token: Token | None, serial: str) -> None:
+    """The stock checks on the record the caller holds: reading the row again by its
+    serial would return this very object, not a fresher copy."""
     problem = queries.readiness_problem(token, serial)
     if problem is not None:
         raise problem
-    return token
 
 
 def current_so_pin(token: Token, *, ports) -> str:
@@ -164,7 +170,7 @@ def begin_initialisation(session, actor, token: Token, *, ports) -> None:
     it as *pending*. Commit before ``initialise_token``: from then on, whatever
     happens on the token, the RU holds the SO PIN it ends up with."""
     auth_policy.require(P.can_initialise_token(actor, token))
-    token_for_initialisation(session, token.serial)
+    require_ready(token, token.serial)
     if token.so_pin_pending is None:
         token.so_pin_pending = ports.tokens.escrow.seal(pins.random_so_pin(), token_context(token.serial))
         audit.record(session, actor, "token.so_pin_drawn", token, {"serial": token.serial})
@@ -176,7 +182,7 @@ def initialise_token(session, actor, token: Token, *, label: str, ports) -> None
     After an interrupted earlier run the token may already have the pending SO PIN:
     that is tried once when the current one is refused."""
     auth_policy.require(P.can_initialise_token(actor, token))
-    token_for_initialisation(session, token.serial)
+    require_ready(token, token.serial)
     if token.so_pin_pending is None:
         raise InvalidTransition(_l("Draw the new SO PIN first."))
     driver = ports.tokens
