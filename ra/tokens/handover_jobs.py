@@ -63,8 +63,9 @@ class RunResult:
     handover_id: int
     step: HandoverStep
     error: RAError | None = None
-    # The sealed-envelope PDF when this run set a random PIN: in memory only, to be
-    # printed now; it is never kept.
+    # The sealed-envelope PDF when this run set a random PIN, for the entry point to
+    # hand over at once: the API and CLI return it, the counter page keeps it
+    # sealed for one print (ra.tokens.envelopes). Never stored in clear.
     envelope: bytes | None = None
 
     @property

@@ -80,3 +80,17 @@ class Handover(db.Model):
 
     def __repr__(self):
         return f"<Handover {self.id} order={self.order_id} {self.step.value}>"
+
+
+class PinEnvelope(db.Model):
+    """A sealed PIN envelope waiting to be printed (``ra.tokens.envelopes``): the
+    PDF encrypted under a key that only the officer's session cookie holds, so
+    that any worker or node can serve it and neither this table nor a log can
+    open it. Deleted when printed, or after ten minutes."""
+    __tablename__ = "pin_envelope"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lookup: Mapped[str] = mapped_column(sa.String(64), unique=True)  # SHA-256 of the key, hex
+    handover_id: Mapped[int] = mapped_column(sa.ForeignKey("handover.id"), index=True)
+    sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -5,12 +5,9 @@ and polls ``progress`` so the officer sees each step as it is committed. Without
 JavaScript the same POST simply returns when the run stops."""
 from __future__ import annotations
 
-import secrets
-import threading
-import time
 from datetime import datetime, time as dtime, timezone
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
@@ -22,6 +19,7 @@ from ra.errors import RAError
 from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import LOCAL_TZ, current_ports
+from ra.tokens import envelopes
 from ra.tokens import handover_jobs as jobs
 from ra.tokens import handover_queries as hq
 from ra.tokens import handover_service as svc
@@ -32,14 +30,6 @@ from ra.tokens.handover_states import CANCELLABLE, ORDERED, HandoverStep
 from ra.tokens.views import bp
 
 H = HandoverStep
-ENVELOPE_SECONDS = 600
-# Sealed-envelope PDFs wait here, in this process's memory only, until the officer
-# prints them (one download, then gone; gone after ten minutes anyway). They hold
-# a PIN, so they are never written to the database or to disk.
-_ENVELOPES: dict[str, tuple[int, bytes, float]] = {}
-_ENVELOPES_LOCK = threading.Lock()
-
-
 # Why a handover stopped, in the reader's language (the record keeps the English text).
 PAUSE_TEXT = {
     "ca_pending": jobs.CAPending.default_message,
@@ -74,14 +64,17 @@ def _locale() -> str:
     return str(get_locale() or "mn")
 
 
-def _stash_envelope(handover_id: int, pdf: bytes) -> str:
-    nonce = secrets.token_urlsafe(16)
-    now = time.monotonic()
-    with _ENVELOPES_LOCK:
-        for key in [k for k, (_, _, until) in _ENVELOPES.items() if until < now]:
-            del _ENVELOPES[key]
-        _ENVELOPES[nonce] = (handover_id, pdf, now + ENVELOPE_SECONDS)
-    return nonce
+def _envelope_tickets() -> dict:
+    """The keys of this officer's unprinted PIN envelopes, by handover id, in the
+    session cookie only (``ra.tokens.envelopes``)."""
+    return session.setdefault("pin_envelopes", {})
+
+
+def _stash_envelope(handover_id: int, pdf: bytes) -> None:
+    ticket = envelopes.seal(db.session, handover_id, pdf, current_ports().clock.now())
+    commit()
+    _envelope_tickets()[str(handover_id)] = ticket
+    session.modified = True
 
 
 def _slots():
@@ -152,9 +145,7 @@ def _page(h, *, status=200, run_form=None):
     req = svc.certificate_request(db.session, h)
     can_act = svc.can_hand_over(user, h.order) and not h.finished
     matches, reader_error = _slots() if can_act and h.step == H.IDENTITY_CHECKED else ([], None)
-    nonce = request.args.get("envelope", "")
-    with _ENVELOPES_LOCK:
-        envelope = nonce if _ENVELOPES.get(nonce, (None,))[0] == h.id else None
+    envelope = envelopes.waiting(db.session, h.id, session.get("pin_envelopes", {}).get(str(h.id)), now)
     reached = ORDERED.index(h.step) if h.step in ORDERED else len(ORDERED)
     return render_template(
         "tokens/handover.html", h=h, H=H, steps=hq.steps_view(h), running=hq.is_running(h, now),
@@ -191,8 +182,8 @@ def _act(handover_id):
     return h
 
 
-def _back(h, **args):
-    return redirect(url_for("tokens.show_handover", handover_id=h.id, **args), 303)
+def _back(h):
+    return redirect(url_for("tokens.show_handover", handover_id=h.id), 303)
 
 
 @bp.route("/handovers/<int:handover_id>/token", methods=["POST"])
@@ -228,28 +219,27 @@ def run_handover(handover_id):
         if exc.field != "pin":
             flash(exc.render(), "danger")
         return _page(hq.get_handover(db.session, handover_id), status=exc.status, run_form=form)
-    args = {}
     if result.envelope is not None:
-        args["envelope"] = _stash_envelope(h.id, result.envelope)
+        _stash_envelope(h.id, result.envelope)
     if result.completed:
         flash(_l("The token was handed over. Print the receipt: the holder and you sign it."), "success")
     elif result.error is not None:
         flash(result.error.render(), "warning")
     if request.headers.get("X-Handover-Fetch") == "1":  # handover.js: it loads the page itself
-        return jsonify({"location": url_for("tokens.show_handover", handover_id=h.id, **args)})
-    return _back(h, **args)
+        return jsonify({"location": url_for("tokens.show_handover", handover_id=h.id)})
+    return _back(h)
 
 
-@bp.route("/handovers/<int:handover_id>/envelope/<nonce>.pdf")
+@bp.route("/handovers/<int:handover_id>/envelope.pdf")
 @login_required
-def download_pin_envelope(handover_id, nonce):
+def download_pin_envelope(handover_id):
     h = _act(handover_id)
-    with _ENVELOPES_LOCK:
-        entry = _ENVELOPES.get(nonce)
-        if entry is None or entry[0] != h.id or entry[2] < time.monotonic():
-            abort(404)
-        del _ENVELOPES[nonce]
-    return _pdf(entry[1], f"pin-envelope-{h.id}.pdf")
+    pdf = envelopes.take(db.session, h.id, _envelope_tickets().pop(str(h.id), None), current_ports().clock.now())
+    session.modified = True
+    commit()
+    if pdf is None:
+        abort(404)
+    return _pdf(pdf, f"pin-envelope-{h.id}.pdf")
 
 
 @bp.route("/handovers/<int:handover_id>/receipt.pdf")

@@ -8,6 +8,7 @@ import logging
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from ra.auth.roles import Role
 from ra.enrollment.holder_models import CertificateOrder
@@ -15,6 +16,7 @@ from ra.extensions import db
 from ra.tokens import handover_queries as hq
 from ra.tokens import stock_service
 from ra.tokens.escrow import token_context
+from ra.tokens.handover_models import PinEnvelope
 from ra.tokens.handover_states import HandoverStep as H
 from tests.factories import make_staff
 from tests.foundation.helpers import login, token_of
@@ -104,14 +106,45 @@ def test_the_counter_page_prints_the_sealed_envelope_once_and_speaks_mongolian(a
     assert 'lang="mn"' in page and "Identity checked" not in page  # Mongolian first
     done = client.post(f"{url}/run", data={"csrf_token": csrf, "pin_choice": "envelope"})
     target = done.headers["Location"]
-    assert "envelope=" in target
+    assert target.endswith(url)  # no key in a URL: URLs land in access logs
     page = client.get(target).get_data(as_text=True)
-    link = re.search(r'href="(/tokens/handovers/\d+/envelope/[^"]+\.pdf)"', page).group(1)
+    link = re.search(r'href="(/tokens/handovers/\d+/envelope\.pdf)"', page).group(1)
+    with app.app_context():  # waiting in the database for any worker, sealed
+        (sealed,) = db.session.execute(sa.select(PinEnvelope.sealed)).scalars().all()
+        assert b"%PDF" not in sealed
+    other_window = _client(app, email, lang="mn")  # the same officer, another session: not its envelope
+    assert other_window.get(link).status_code == 404
     envelope = client.get(link)
     assert envelope.status_code == 200 and envelope.mimetype == "application/pdf"
     pin = next(w for w in pdf_text(envelope.data, tmp_path).split() if w.isdigit() and len(w) == 8)
     driver.check_user_pin(serial, pin)
-    assert client.get(link).status_code == 404  # printed once, kept nowhere
+    assert client.get(link).status_code == 404  # printed once, then gone
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count()).select_from(PinEnvelope)).scalar() == 0
+
+
+def test_an_unprinted_envelope_is_gone_after_ten_minutes(app, driver, hsm):
+    from datetime import timedelta
+
+    from ra.ports import FrozenClock
+
+    email, _, (serial,), [(order_id, regno, name)] = _setup(app, hsm, driver)
+    client = _client(app, email)
+    csrf = token_of(client, f"/tokens/handovers/new?order_id={order_id}")
+    url = client.post("/tokens/handovers", data={"csrf_token": csrf, "order_id": order_id, "scanned_serial": serial,
+                                                 "id_document_type": "passport", "id_document_number": regno}
+                      ).headers["Location"]
+    client.post(f"{url}/run", data={"csrf_token": csrf, "pin_choice": "envelope"})
+    ports = app.extensions["ra.ports"]
+    real = ports.clock
+    ports.clock = FrozenClock(real.now() + timedelta(minutes=11))
+    try:
+        assert "envelope.pdf" not in client.get(url).get_data(as_text=True)
+        assert client.get(f"{url}/envelope.pdf").status_code == 404
+    finally:
+        ports.clock = real
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count()).select_from(PinEnvelope)).scalar() == 0
 
 
 def test_the_command_line(app, driver, hsm, tmp_path):
