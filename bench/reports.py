@@ -6,14 +6,18 @@
     flask --app ra db upgrade && flask --app ra demo --scale national && psql … -c "VACUUM ANALYZE"
     # then
     python bench/reports.py [--runs 20] [--plans plans.txt] [--xlsx-rows 200000]
+    python bench/reports.py --only revocations,officers      # just those ratios
 
 For each dashboard endpoint, in the same run: our endpoint timed server-side (the
-Flask app in-process, no network: the view's whole work — filter, scope, queries,
-tables, JSON or HTML), median of ``--runs`` runs after two warm-ups; and the bare
-aggregate SQL that computes the same numbers, run with psycopg on one connection,
-median of as many runs. ``ratio_<endpoint>`` = ours ÷ bare. The numbers of both are
-compared before timing. Then an XLSX export of ≥ 200,000 rows in a child process,
-whose peak resident memory is read from the kernel. The last line is JSON.
+Flask app in-process, no network: the request's whole work — bearer token, filter,
+scope, queries, tables, JSON or HTML, the transaction's end), median of ``--runs``
+runs after two warm-ups; and the bare aggregate SQL that computes the same numbers,
+run with psycopg on one connection, median of as many runs. The two alternate, run
+by run, so that both meet the same load from whatever else the machine is doing.
+``ratio_<endpoint>`` = ours ÷ bare. The numbers of both are compared before timing.
+Then the dashboard page, the dashboard over a year and ten years, and an XLSX export
+of ≥ 200,000 rows in a child process, whose peak resident memory is read from the
+kernel. The last line is JSON, with the load average at the start and the end.
 """
 from __future__ import annotations
 
@@ -104,15 +108,26 @@ ENDPOINTS = {
 }
 
 
+def timed_ms(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
 def median_ms(fn, runs: int) -> float:
     for _ in range(2):
         fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+    return statistics.median(timed_ms(fn) for _ in range(runs))
+
+
+def paired_medians_ms(ours, bare, runs: int) -> tuple[float, float]:
+    """Our endpoint and its bare SQL run alternately, after two warm-ups each, so that
+    both meet the same background load (the machine is shared); the median of each."""
+    for _ in range(2):
+        ours()
+        bare()
+    pairs = [(timed_ms(ours), timed_ms(bare)) for _ in range(runs)]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 def machine(conn) -> dict:
@@ -211,8 +226,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--plans", help="write EXPLAIN (ANALYZE, BUFFERS) of the bare queries here")
     parser.add_argument("--xlsx-rows", type=int, default=200_000)
+    parser.add_argument("--only", help="comma-separated endpoints (%s): just their ratios" % ", ".join(ENDPOINTS))
     parser.add_argument("--xlsx-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.only and not set(args.only.split(",")) <= set(ENDPOINTS):
+        parser.error("--only takes endpoints among: " + ", ".join(ENDPOINTS))
     if args.xlsx_child:
         return xlsx_child(args.xlsx_child)
 
@@ -226,16 +244,16 @@ def main() -> None:
     html = html_client(app)
     today = Clock().today()
     start, end = period_bounds("month", today)  # the dashboard's default period
-    results = {}
+    only = [n for n in (args.only or "").split(",") if n]
+    load = [os.getloadavg()[0]]
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET jit = off")  # as our report transactions do
+        conn.execute("SET jit = off")  # as our reports do wherever a statement could be JIT-compiled
         info = machine(conn)
         params = {"s": local_midnight(start), "e": local_midnight(end + timedelta(days=1)), "now": Clock().now()}
         check_same_numbers(client, headers, conn, params)
-        for name, (path, bare) in ENDPOINTS.items():
-            ours = median_ms(lambda: _ok(client.get(path, headers=headers)), args.runs)
-            limit = median_ms(lambda: [conn.execute(BARE[b], params).fetchall() for b in bare], args.runs)
-            results[name] = {"ours_ms": round(ours, 1), "bare_ms": round(limit, 1), "ratio": round(ours / limit, 2)}
+        results = compare(client, headers, conn, params, only or list(ENDPOINTS), args.runs)
+        if only:
+            return report(args, info, (start, end), results, load)
         page = median_ms(lambda: _ok(html.get("/reports/")), args.runs)
         results["dashboard_html"] = {"ours_ms": round(page, 1), "bare_ms": results["dashboard"]["bare_ms"],
                                      "ratio": round(page / results["dashboard"]["bare_ms"], 2)}
@@ -255,15 +273,35 @@ def main() -> None:
                                      if len(r) > 1 and r[1] and str(r[0])[:2] == "20")
         export["rows_expected"] = rows
 
-    print("| endpoint (period: this month) | ours ms (median of %d) | bare SQL ms | ratio |" % args.runs)
+    print(f"\nfull dashboard, this year: {year:.0f} ms (median of 5); ten years: {decade:.0f} ms (median of 3)")
+    print(f"XLSX export: {export}")
+    report(args, info, (start, end), results, load, dashboard_year_ms=round(year, 1),
+           dashboard_ten_years_ms=round(decade, 1), xlsx=export)
+
+
+def compare(client, headers, conn, params, names: list[str], runs: int) -> dict:
+    """Each endpoint next to the bare SQL that computes its numbers."""
+    results = {}
+    for name in names:
+        path, bare = ENDPOINTS[name]
+        ours, limit = paired_medians_ms(lambda: _ok(client.get(path, headers=headers)),
+                                        lambda: [conn.execute(BARE[b], params).fetchall() for b in bare], runs)
+        results[name] = {"ours_ms": round(ours, 1), "bare_ms": round(limit, 1), "ratio": round(ours / limit, 2)}
+    return results
+
+
+def report(args, info: dict, period: tuple, results: dict, load: list, **extra) -> None:
+    """The table, then the JSON line, with the 1-minute load average at the start and
+    the end (other work on the machine moves every figure)."""
+    load.append(os.getloadavg()[0])
+    print(f"| endpoint (period: this month) | ours ms (median of {args.runs}) | bare SQL ms | ratio |")
     print("|---|---|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['ours_ms']} | {r['bare_ms']} | **{r['ratio']}** |")
-    print(f"\nfull dashboard, this year: {year:.0f} ms (median of 5); ten years: {decade:.0f} ms (median of 3)")
-    print(f"XLSX export: {export}")
-    print(json.dumps({"machine": info, "period": [start.isoformat(), end.isoformat()], "results": results,
-                      **{f"ratio_{k}": v["ratio"] for k, v in results.items()}, "dashboard_year_ms": round(year, 1),
-                      "dashboard_ten_years_ms": round(decade, 1), "xlsx": export}))
+    print(f"load average (1 min): {load[0]:.2f} at the start, {load[-1]:.2f} at the end")
+    print(json.dumps({"machine": info, "load_average_1min": [round(x, 2) for x in load],
+                      "period": [d.isoformat() for d in period], "results": results,
+                      **{f"ratio_{k}": v["ratio"] for k, v in results.items()}, **extra}))
 
 
 def _ok(resp):

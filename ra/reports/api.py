@@ -27,7 +27,7 @@ def _filter():
     ports = current_ports()
     f = parse_filter(request.args, today=ports.clock.today(), profiles=ports.profiles)
     f = P.scoped(db.session, actor(), f)
-    common.for_reports(db.session)
+    common.for_reports(db.session, f)
     return f
 
 

@@ -60,27 +60,21 @@ def _row(r) -> dict:
             "registrar_email": r.registrar_email, "d30": int(r.d30), "d60": int(r.d60), "d90": int(r.d90)}
 
 
+ORGANISATION_ORDER = {"name": Organisation.name, "kind": Organisation.kind, "district": Organisation.district}
+
+
 def by_organisation(session, f: ReportFilter, now: datetime, *, sort=None, desc=True, page=1,
                     per_page: int | None = T.PER_PAGE) -> Table:
-    """The organisations' rows, sorted and cut in SQL; the totals and the number of
-    organisations come with the page as window aggregates over all groups, so the
-    window is read once."""
+    """The organisations' rows, sorted and cut in SQL (``common.organisation_page``)."""
     o = Organisation
     sub = _per_organisation(f, now)
-    order = {"name": o.name, "kind": o.kind, "district": o.district, "d30": sub.c.d30, "d60": sub.c.d60,
-             "d90": sub.c.d90}
-    if sort not in order:
+    if sort not in ORGANISATION_ORDER and sort not in ("d30", "d60", "d90"):
         sort, desc = "d30", True
-    whole = sa.func.count().over().label("groups")
-    sums = [sa.func.sum(getattr(sub.c, f"d{d}")).over().label(f"t{d}") for d in HORIZONS]
-    stmt = (sa.select(o.id, o.name, o.kind, o.district, o.registrar_email, sub.c.d30, sub.c.d60, sub.c.d90, whole,
-                      *sums).join(sub, sub.c.organisation_id == o.id)
-            .order_by(order[sort].desc() if desc else order[sort].asc(), o.id))
-    if per_page:
-        stmt = stmt.limit(per_page).offset((max(1, page) - 1) * per_page)
+    stmt = common.organisation_page(sub, [o.id, o.name, o.kind, o.district, o.registrar_email], ORGANISATION_ORDER,
+                                    sort=sort, desc=desc, page=page, per_page=per_page)
     result = session.execute(stmt).all()
     if result:
-        groups, totals = result[0].groups, {f"d{d}": int(getattr(result[0], f"t{d}")) for d in HORIZONS}
+        groups, totals = result[0].groups, {f"d{d}": int(getattr(result[0], f"t_d{d}")) for d in HORIZONS}
     else:  # no organisation, or a page past the last
         groups, *t = session.execute(sa.select(sa.func.count(), *[sa.func.coalesce(sa.func.sum(
             getattr(sub.c, f"d{d}")), 0) for d in HORIZONS])).one()

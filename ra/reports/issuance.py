@@ -102,31 +102,32 @@ def grouped(session, f: ReportFilter, by: str, *, profiles: dict, sort: str | No
                  totals={"issued": sum(r["issued"] for r in rows)})
 
 
+ORGANISATION_ORDER = {"name": Organisation.name, "registry_number": Organisation.registry_number,
+                      "kind": Organisation.kind, "district": Organisation.district}
+
+
 def _by_organisation(session, f, cols, *, sort, desc, page, per_page) -> Table:
-    """Sorted and cut in SQL; the number of organisations and the total come with the
-    page as window aggregates, so the period is read once."""
-    o = Organisation
-    per_org = _per_organisation(f).subquery()
-    order = {"name": o.name, "registry_number": o.registry_number, "kind": o.kind, "district": o.district,
-             "issued": per_org.c.issued}
-    if sort not in order:
+    """Sorted and cut in SQL (``common.organisation_page``)."""
+    if sort != "issued" and sort not in ORGANISATION_ORDER:
         sort, desc = "issued", True
-    stmt = (sa.select(o.id, o.name, o.registry_number, o.kind, o.district, per_org.c.issued,
-                      sa.func.count().over().label("groups"), sa.func.sum(per_org.c.issued).over().label("total"))
-            .join(per_org, per_org.c.organisation_id == o.id)
-            .order_by(order[sort].desc() if desc else order[sort].asc(), o.id))
-    if per_page:
-        stmt = stmt.limit(per_page).offset((max(1, page) - 1) * per_page)
-    result = session.execute(stmt).all()
+    result = common.run_for(session, _organisation_page, f, sort, desc, page, per_page).all()
     if result:
-        groups, issued = result[0].groups, int(result[0].total)
+        groups, issued = result[0].groups, int(result[0].t_issued)
     else:  # nothing issued, or a page past the last
+        per_org = _per_organisation(f).subquery()
         groups, issued = session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(per_org.c.issued),
                                                                                      0))).one()
     rows = [{"key": r.id, "name": r.name, "registry_number": r.registry_number, "kind": kind_label(r.kind),
              "district": district_label(r.district), "issued": r.issued} for r in result]
     return Table("issuance_organisation", _l("Certificates issued"), cols, rows, total_rows=groups, page=page,
                  per_page=per_page or max(1, groups), sort=sort, desc=desc, totals={"issued": int(issued)})
+
+
+def _organisation_page(f: ReportFilter, sort: str, desc: bool, page: int, per_page: int | None):
+    o = Organisation
+    columns = [o.id, o.name, o.registry_number, o.kind, o.district]
+    return common.organisation_page(_per_organisation(f).subquery(), columns, ORGANISATION_ORDER, sort=sort,
+                                    desc=desc, page=page, per_page=per_page)
 
 
 # -- the drill-down: the certificates issued, with their holders --------------------------------------------

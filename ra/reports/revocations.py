@@ -55,27 +55,38 @@ def _applicable(f: ReportFilter) -> ReportFilter:
     return f.with_(officer_id=None)
 
 
-def by_reason(session, f: ReportFilter) -> dict[str, int]:
-    f = _applicable(f)
-    counts: dict[str, int] = {}
-    for stmt in (_revoked(f), _holds(f)):
+def _counts(session, f: ReportFilter, *, bucketed: bool = False) -> list[tuple]:
+    """(reason, [bucket,] count) rows of the revocations and of the holds and releases."""
+    dialect = Dialect(session).name if bucketed else None
+    return common.run_for(session, _grouped, _applicable(f), dialect).all()
+
+
+def _grouped(f: ReportFilter, dialect: str | None):
+    """Each source grouped on its own index range, sent as one statement (UNION ALL):
+    one round trip, not two. By time bucket too when ``dialect`` names the database
+    whose spelling of the bucket to use."""
+    bucket = (lambda c: Dialect(dialect).bucket(c, f.bucket)) if dialect else None
+    grouped = []
+    for stmt in (_revoked(f, bucket), _holds(f, bucket)):
         sub = stmt.subquery()
-        for reason, n in session.execute(sa.select(sub.c.reason, sa.func.count()).group_by(sub.c.reason)):
-            counts[reason or "unspecified"] = counts.get(reason or "unspecified", 0) + n
+        keys = [sub.c.reason] + ([sub.c.bucket] if bucket else [])
+        grouped.append(sa.select(*keys, sa.func.count()).group_by(*keys))
+    return sa.union_all(*grouped)
+
+
+def by_reason(session, f: ReportFilter) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for reason, n in _counts(session, f):
+        counts[reason or "unspecified"] = counts.get(reason or "unspecified", 0) + n
     return counts
 
 
 def series(session, f: ReportFilter) -> tuple[list[str], dict[str, dict[str, int]]]:
     """(bucket keys, {reason: {bucket: count}}) with every bucket present."""
-    f = _applicable(f)
-    d = Dialect(session)
     out: dict[str, dict[str, int]] = {}
-    for stmt in (_revoked(f, lambda c: d.bucket(c, f.bucket)), _holds(f, lambda c: d.bucket(c, f.bucket))):
-        sub = stmt.subquery()
-        q = sa.select(sub.c.reason, sub.c.bucket, sa.func.count()).group_by(sub.c.reason, sub.c.bucket)
-        for reason, b, n in session.execute(q):
-            slot = out.setdefault(reason or "unspecified", {})
-            slot[b] = slot.get(b, 0) + n
+    for reason, b, n in _counts(session, f, bucketed=True):
+        slot = out.setdefault(reason or "unspecified", {})
+        slot[b] = slot.get(b, 0) + n
     return bucket_keys(f.start, f.end, f.bucket), out
 
 

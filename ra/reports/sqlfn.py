@@ -29,8 +29,9 @@ def _const(text: str):
 class Dialect:
     """Expressions for the session's database; build one per query."""
 
-    def __init__(self, session):
-        self.name = session.get_bind().dialect.name
+    def __init__(self, session_or_name):
+        """The session whose database to spell for, or that database's dialect name."""
+        self.name = session_or_name if isinstance(session_or_name, str) else session_or_name.get_bind().dialect.name
         self.pg = self.name == "postgresql"
 
     def bucket(self, col, unit: str):

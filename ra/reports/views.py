@@ -45,7 +45,7 @@ def current_filter():
         args["organisation_id"] = str(org_id)
     f = parse_filter(args, today=ports.clock.today(), profiles=ports.profiles)
     f = P.scoped(db.session, _user(), f)
-    common.for_reports(db.session)
+    common.for_reports(db.session, f)
     return f
 
 
@@ -228,7 +228,7 @@ def show_monthly():
     today = ports.clock.today()
     default = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # the last full month
     month = parse_month(request.args["month"]) if request.args.get("month") else default
-    common.for_reports(db.session)
+    common.without_jit(db.session)  # the costliest statements of a month (~57,000): kept clear of the JIT
     page = service.monthly_page(monthly.build(db.session, month))
     fmt = request.args.get("format")
     if fmt in FORMATS:

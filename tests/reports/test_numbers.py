@@ -87,6 +87,29 @@ def test_issuance_counts_agree_with_sql_by_every_grouping(app, api, scenario):
     assert days["2026-10-31"] == 1            # 23:30 local on the 31st is the 31st, not the 1st of November
 
 
+def test_the_organisation_table_sorts_and_pages_like_sql(app, api, scenario):
+    """Sorted by count, the page is cut before the organisations are named; sorted by
+    name, after. Either way each page shows the rows SQL puts there, and every page
+    carries the same number of organisations and the same total."""
+    counted = sql(app, "SELECT o.id, o.name, count(*) FROM certificate c JOIN holder h ON h.id = c.holder_id "
+                       "JOIN organisation o ON o.id = h.organisation_id WHERE c.created_at >= :s AND c.created_at < :e "
+                       "GROUP BY o.id, o.name", **period())
+    by_count = [i for i, _, n in sorted(counted, key=lambda r: (-r[2], r[0]))]
+    by_name = [i for i, name, _ in sorted(counted, key=lambda r: (r[1], r[0]))]
+    assert by_count == [scenario.org["A"], scenario.org["B"], scenario.org["C"]]
+
+    def page(query: str) -> tuple[list, int, int]:
+        t = api(f"/api/v1/reports/issuance?{Q}&group_by=organisation&per_page=2&{query}")["table"]
+        return [r["key"] for r in t["rows"]], t["total_rows"], t["totals"]["issued"]
+
+    assert page("page=1") == (by_count[:2], 3, 6)
+    assert page("page=2") == (by_count[2:], 3, 6)
+    assert page("sort=issued&dir=asc") == (by_count[::-1][:2], 3, 6)
+    assert page("sort=name&dir=asc&page=2") == (by_name[2:], 3, 6)
+    assert page("sort=name&dir=desc") == (by_name[::-1][:2], 3, 6)
+    assert page("page=3") == ([], 3, 6)       # past the last page: no rows, the same totals
+
+
 def _local_day(value: str) -> str:
     from datetime import datetime, timezone
     dt = datetime.fromisoformat(value)
@@ -173,6 +196,19 @@ def test_expiring_in_30_60_90_days_agrees_with_sql(app, api, scenario):
     assert {r["key"]: [r["d30"], r["d60"], r["d90"]] for r in out["rows"]} == expected
     assert out["totals"] == {"d30": 2, "d60": 3, "d90": 4}
 
+    def page(query: str) -> tuple[list, int, dict]:
+        t = api(f"/api/v1/reports/expiring?{Q}&per_page=2&{query}")["by_organisation"]
+        return [r["key"] for r in t["rows"]], t["total_rows"], t["totals"]
+
+    a, b, c = scenario.org["A"], scenario.org["B"], scenario.org["C"]
+    totals = out["totals"]
+    assert page("page=1") == ([a, c], 3, totals)                   # by d30, most first; a tie goes by id
+    assert page("sort=d90&dir=desc&page=2") == ([max(b, c)], 3, totals)
+    assert page("sort=d60&dir=asc") == ([b, c], 3, totals)
+    names = dict(sql(app, "SELECT id, name FROM organisation WHERE id IN (:a, :b, :c)", a=a, b=b, c=c))
+    assert page("sort=name&dir=asc&page=2") == ([sorted(names, key=lambda k: (names[k], k))[2]], 3, totals)
+    assert page("page=3") == ([], 3, totals)
+
 
 # -- service times, appointments, officers ------------------------------------------------------------------
 
@@ -257,6 +293,32 @@ def test_per_officer_activity_agrees_with_sql(app, api, scenario):
         assert r["unblocks"] == audited["token.unblocked"].get(officer, 0)
         assert r["revocation_decisions"] == decisions.get(officer, 0)
     assert rows[scenario.o1]["handovers"] == 3 and rows[scenario.o2]["handovers"] == 2
+    names = dict(sql(app, "SELECT id, coalesce(nullif(full_name, ''), email) FROM user_account WHERE id IN (:a, :b)",
+                     a=scenario.o1, b=scenario.o2))
+    assert {k: rows[k]["label"] for k in names} == names == {scenario.o1: "Officer One", scenario.o2: "Officer Two"}
+
+
+def test_a_report_asked_again_for_another_period_counts_that_period(app, api, scenario):
+    """A statement is built once per filter shape and reused with the period as
+    parameters: switching the period must switch the numbers."""
+    wider = (S.local(2026, 9, 1, 0, 0), S.local(2026, 12, 1, 0, 0), "from=2026-09-01&to=2026-11-30")
+    seen = []
+    for start, end, query in ((START, END, Q), wider, (START, END, Q)):
+        bounds = {"s": start, "e": end}
+        revoked = dict(sql(app, "SELECT revocation_reason, count(*) FROM certificate WHERE status = 'revoked' AND "
+                                "revoked_at >= :s AND revoked_at < :e GROUP BY revocation_reason", **bounds))
+        by_reason = {r["key"]: r["count"] for r in api(f"/api/v1/reports/revocations?{query}")["table"]["rows"]}
+        assert {k: by_reason.get(k) for k in revoked} == revoked
+        by_org = dict(sql(app, "SELECT h.organisation_id, count(*) FROM certificate c JOIN holder h "
+                               "ON h.id = c.holder_id WHERE c.created_at >= :s AND c.created_at < :e "
+                               "GROUP BY h.organisation_id", **bounds))
+        assert rows_by(api(f"/api/v1/reports/issuance?{query}&group_by=organisation")["table"]) == by_org
+        handovers = dict(sql(app, "SELECT officer_id, count(*) FROM handover WHERE step = 'completed' AND "
+                                  "completed_at >= :s AND completed_at < :e GROUP BY officer_id", **bounds))
+        officers = api(f"/api/v1/reports/officers?{query}")["table"]["rows"]
+        assert {r["key"]: r["handovers"] for r in officers if r["handovers"]} == handovers
+        seen.append((sum(revoked.values()), sum(by_org.values())))
+    assert seen[0] == seen[2] == (2, 6) and seen[1][0] > 2 and seen[1][1] > 6   # September and November count
 
 
 # -- the screen shows what the API says -----------------------------------------------------------------------
