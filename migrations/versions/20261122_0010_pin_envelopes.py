@@ -1,6 +1,6 @@
 """pin_envelope: sealed PIN envelopes waiting to be printed, shared by every worker
 
-Revision ID: 0011_pin_envelopes
+Revision ID: 0010_pin_envelopes
 Revises: 0009_reports
 Create Date: 2026-11-22 05:30:00
 
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011_pin_envelopes'
+revision = '0010_pin_envelopes'
 down_revision = '0009_reports'
 branch_labels = None
 depends_on = None
