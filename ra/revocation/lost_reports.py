@@ -27,7 +27,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-
 from ra import audit, throttle
 from ra.auth.service import normalise_email
 from ra.ca.states import CertificateStatus

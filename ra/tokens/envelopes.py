@@ -7,8 +7,8 @@ it cannot wait in one process's memory either. It waits in the database,
 AES-256-GCM-encrypted under a key drawn for it, and the key goes to the officer's
 browser in the session cookie, never in a URL (a URL lands in access logs). The
 database holds only the key's SHA-256 to find the row. One print takes it;
-ten minutes after the run it is gone anyway, and the holder's PIN is then set
-anew by a resumed run if it was never printed.
+ten minutes after the run it is gone anyway (a PIN nobody printed is then reset
+as a forgotten one, through the PIN unblock).
 """
 from __future__ import annotations
 
