@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from ra.auth import policy as auth_policy
-from ra.ca.states import RequestStatus
+from ra.ca.states import CertificateStatus, RequestStatus
 from ra.db import commit
 from ra.enrollment import holder_queries
 from ra.errors import RAError
@@ -265,34 +265,40 @@ def _pdf(data: bytes, name: str) -> Response:
 @bp.route("/handovers/<int:handover_id>/cancel", methods=["POST"])
 @login_required
 def cancel_handover(handover_id):
-    h = _act(handover_id)
-    form = CancelHandoverForm()
-    if not form.validate_on_submit():
-        flash(_l("Give the reason."), "danger")
-        return _back(h)
-    try:
-        jobs.cancel(db.session, _user(), h.id, form.reason.data, ports=current_ports())
-    except RAError as exc:
-        db.session.rollback()
-        flash(exc.render(), "danger")
-    else:
-        flash(_l("The handover was cancelled; the token was wiped and stays in stock."), "success")
-    return _back(h)
+    return _stop(handover_id, jobs.cancel,
+                 lambda h: _l("The handover was cancelled; the token was wiped and stays in stock."))
 
 
 @bp.route("/handovers/<int:handover_id>/abandon", methods=["POST"])
 @login_required
 def abandon_handover(handover_id):
+    return _stop(handover_id, jobs.abandon, _abandoned)
+
+
+def _abandoned(h):
+    """Under dual control the revocation waits for a second officer (the certificate
+    held meanwhile, where the CA can hold): the officer must not be told it is revoked."""
+    if h.certificate.status == CertificateStatus.REVOKED:
+        return _l("The certificate was revoked and the handover stopped.")
+    return _l("The handover stopped and the certificate's revocation is requested. It takes effect when a second "
+              "officer approves it in the revocation queue; until then the certificate is suspended where the CA "
+              "allows it.")
+
+
+def _stop(handover_id: int, stop, done_message):
+    """Ends a handover with the officer's reason: cancelled before a certificate
+    exists, abandoned (its certificate revoked) after. ``done_message(h)`` is what
+    the officer is told once ``stop`` has committed."""
     h = _act(handover_id)
     form = CancelHandoverForm()
     if not form.validate_on_submit():
         flash(_l("Give the reason."), "danger")
         return _back(h)
     try:
-        jobs.abandon(db.session, _user(), h.id, form.reason.data, ports=current_ports())
+        stopped = stop(db.session, _user(), h.id, form.reason.data, ports=current_ports())
     except RAError as exc:
         db.session.rollback()
         flash(exc.render(), "danger")
     else:
-        flash(_l("The certificate was revoked and the handover stopped."), "success")
+        flash(done_message(stopped), "success")
     return _back(h)

@@ -147,6 +147,39 @@ def test_an_unprinted_envelope_is_gone_after_ten_minutes(app, driver, hsm):
         assert db.session.execute(sa.select(sa.func.count()).select_from(PinEnvelope)).scalar() == 0
 
 
+def test_the_counter_page_abandons_a_handover_whose_token_broke_after_issuance(app, driver, hsm):
+    """The certificate exists but the token broke: the officer gives the reason, the
+    certificate's revocation is requested (held meanwhile) and the handover stops."""
+    from ra.ca.models import Certificate
+    from ra.ca.states import CertificateStatus
+    from ra.tokens import handover_jobs
+
+    email, officer, (serial,), [(order_id, regno, name)] = _setup(app, hsm, driver)
+    with app.app_context():
+        ports = app.extensions["ra.ports"]
+        order = db.session.get(CertificateOrder, order_id)
+        run = handover_jobs.start(db.session, db.session.merge(officer), order, id_document_type="id_card",
+                                  id_document_number=regno, token_serial=serial, user_pin="483920",
+                                  stop_after=H.CERTIFICATE_ISSUED, ports=ports)
+        handover_id = run.handover_id
+    client = _client(app, email)
+    url = f"/tokens/handovers/{handover_id}"
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="abandon-form"' in page
+    csrf = token_of(client, url)
+    assert client.post(f"{url}/abandon", data={"csrf_token": csrf, "reason": ""}).status_code == 303
+    assert "Give the reason." in client.get(url).get_data(as_text=True)
+    client.post(f"{url}/abandon", data={"csrf_token": csrf, "reason": "The token cracked in the reader"})
+    page = client.get(url).get_data(as_text=True)
+    # Dual control (the default): held now, revoked once a second officer approves —
+    # and the officer is told so, not that it is revoked.
+    assert "revocation is requested" in page and "was revoked" not in page
+    assert client.get(f"{url}/progress").get_json()["step"] == "cancelled"
+    with app.app_context():
+        cert = db.session.execute(sa.select(Certificate).where(Certificate.order_id == order_id)).scalar_one()
+        assert cert.status == CertificateStatus.SUSPENDED
+
+
 def test_the_command_line(app, driver, hsm, tmp_path):
     email, _, serials, orders = _setup(app, hsm, driver, n_tokens=2, n_orders=2)
     runner = app.test_cli_runner()
