@@ -149,9 +149,13 @@ def register_api(bp):
         by = _group_by(("counter",) + BUCKETS, "month")
         f = _filter()
         now = current_ports().clock.now()
-        t = (service_times.counter_table(db.session, f, now) if by == "counter"
-             else service_times.appointment_series(db.session, f.with_(bucket=by), now))
-        return _answer(f, group_by=by, table=table_json(t), totals=service_times.appointment_counts(db.session, f, now))
+        if by == "counter":
+            t = service_times.counter_table(db.session, f, now)
+            totals = service_times.appointment_counts(db.session, f, now)
+        else:  # the series' own totals: the outcomes are counted once
+            t = service_times.appointment_series(db.session, f.with_(bucket=by), now)
+            totals = service_times.outcome_summary(t.totals)
+        return _answer(f, group_by=by, table=table_json(t), totals=totals)
 
     @bp.route("/reports/officers")
     @token_required

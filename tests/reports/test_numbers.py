@@ -273,6 +273,12 @@ def test_appointment_no_shows_agree_with_raw_rows(app, api, scenario):
     assert counts == {"attended": 2, "no_show": 2, "cancelled": 1}
     got = api(f"/api/v1/reports/service-times?{Q}")["appointments"]
     assert {k: got[k] for k in counts} == counts and got["no_show_rate"] == 50.0
+    for by in ("day", "month", "counter"):  # the appointments report, each way it is grouped
+        report = api(f"/api/v1/reports/appointments?{Q}&group_by={by}")
+        assert {k: report["totals"][k] for k in counts} == counts and report["totals"]["no_show_rate"] == 50.0
+        assert {k: sum(r[k] for r in report["table"]["rows"]) for k in counts} == counts
+        if by != "counter":
+            assert {k: report["table"]["totals"][k] for k in counts} == counts
 
 
 def test_per_officer_activity_agrees_with_sql(app, api, scenario):
