@@ -26,8 +26,9 @@ def create_app(config: dict | None = None) -> Flask:
     _init_ports(app)
     _register_blueprints(app)
 
-    from ra import web
+    from ra import localtime, web
     web.init_app(app)
+    localtime.init_app(app)
 
     from ra.cli import register_cli
     register_cli(app)

@@ -12,15 +12,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import argon2
 
 from ra.errors import NotFound
+from ra.localtime import local_date
 from ra.mail.mailers import Mailer, mailer_from_url
 from ra.profiles import profiles_from_config
 
-LOCAL_TZ = ZoneInfo("Asia/Ulaanbaatar")
 
 
 class Clock:
@@ -29,7 +28,7 @@ class Clock:
 
     def today(self) -> date:
         """The date at the RU's counter (Ulaanbaatar time)."""
-        return self.now().astimezone(LOCAL_TZ).date()
+        return local_date(self.now())
 
 
 class FrozenClock(Clock):

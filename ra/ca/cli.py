@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from ra.ca.connector import in_english
 from ra.db import commit
 from ra.errors import RAError
+from ra.localtime import local_text
 from ra.extensions import db
 
 ca_cli = AppGroup("ca", help="The CA connection and the embedded State CA.")
@@ -31,7 +32,7 @@ def init_cmd():
     click.echo("created the embedded CA" if created else "the embedded CA exists already")
     for row in rows:
         click.echo(f"  {row.name}: {row.subject} (key id {row.key_id}, {row.key_algorithm}, "
-                   f"until {row.not_after:%Y-%m-%d})")
+                   f"until {local_text(row.not_after, '%Y-%m-%d')})")
 
 
 @ca_cli.command("chain")

@@ -19,7 +19,7 @@ from ra.enrollment.holder_models import Appointment, AppointmentSlot, Certificat
 from ra.enrollment.order_states import AppointmentStatus, OrderStatus, appointment_states, order_states
 from ra.errors import Conflict, InvalidTransition, PermissionDenied, UserError, ValidationFailed
 from ra.i18n import _l
-from ra.ports import LOCAL_TZ
+from ra.localtime import LOCAL_TZ, local, local_date
 
 BOOKING_HORIZON_DAYS = 60
 
@@ -163,7 +163,7 @@ def _check_start(counter: Counter, starts_at: datetime, now: datetime) -> None:
     if not counter.is_active:
         raise Conflict(_l("This counter is closed for booking."))
     starts_at = starts_at.astimezone(timezone.utc)
-    local_day = starts_at.astimezone(LOCAL_TZ).date()
+    local_day = local_date(starts_at)
     if starts_at not in slot_starts(counter, local_day):
         raise UserError(_l("The counter has no appointment at this time."), field="starts_at")
     if starts_at <= now:
@@ -293,7 +293,7 @@ def _notify(session, appt: Appointment, template: str, *, ports, method: str = "
     stored = ports.files.put(data, category="ics", extension="ics", year=ports.clock.today().year)
     notify_parties(session, appt.order, template, ports=ports,
                    context={"appointment": appt, "slot": appt.slot, "counter": appt.slot.counter,
-                            "local_start": appt.slot.starts_at.astimezone(LOCAL_TZ)},
+                            "local_start": local(appt.slot.starts_at)},
                    attachments=[{"filename": "appointment.ics", "content_type": "text/calendar",
                                  "stored_name": stored}])
 

@@ -14,7 +14,7 @@ from ra.enrollment.holder_models import (Appointment, AppointmentSlot, Certifica
 from ra.enrollment.models import GeneratedKind, Organisation
 from ra.enrollment.order_states import AppointmentStatus, HolderStatus, OrderStatus
 from ra.errors import NotFound
-from ra.ports import LOCAL_TZ
+from ra.localtime import LOCAL_TZ
 
 
 def _id(value) -> int:

@@ -26,7 +26,8 @@ from ra.enrollment.views import bp
 from ra.errors import RAError, UserError, ValidationFailed
 from ra.extensions import db
 from ra.i18n import _l
-from ra.ports import LOCAL_TZ, current_ports
+from ra.localtime import LOCAL_TZ
+from ra.ports import current_ports
 from ra.uploads import MAX_BYTES
 
 log = logging.getLogger("ra.enrollment")

@@ -16,6 +16,7 @@ from ra.enrollment.order_states import OPEN_ORDER, HolderStatus, OrderStatus, or
 from ra.enrollment.states import OrganisationStatus
 from ra.errors import Conflict, InvalidTransition, PermissionDenied, UserError, ValidationFailed
 from ra.i18n import _l
+from ra.localtime import local_date
 from ra.profiles import SubjectData, build_subject
 
 S = OrderStatus
@@ -206,7 +207,7 @@ def file_renewal(session, actor, holder: Holder, *, profile: str = "signing", po
     opens = renewal_opens(current)
     if ports.clock.now() < opens:
         raise Conflict(_l("Renewal is offered from %(date)s, 60 days before the certificate expires.",
-                          date=opens.date().isoformat()), code="too_early")
+                          date=local_date(opens).isoformat()), code="too_early")
     return create_order(session, actor, holder, profile=current.profile, key_type=current.key_type,
                         kind=OrderKind.RENEWAL, replaces=current, ports=ports)
 

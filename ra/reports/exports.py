@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ra.auth.models import User
 from ra.enrollment.models import Organisation
 from ra.i18n import _l
-from ra.ports import LOCAL_TZ
+from ra.localtime import local, local_text
 from ra.reports.labels import district_label, kind_label, profile_label
 from ra.reports.pages import ReportPage
 from ra.reports.periods import PERIOD_LABELS, ReportFilter
@@ -39,7 +39,7 @@ class Meta:
 
     @property
     def generated_local(self) -> str:
-        return self.generated_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        return local_text(self.generated_at)
 
 
 def describe_filter(session, f: ReportFilter, profiles: dict) -> list[tuple[object, str]]:
@@ -81,7 +81,7 @@ def plain(value, kind: str, texts=str):
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+        return local(value).replace(tzinfo=None)
     if kind in ("int", "hours", "percent") or isinstance(value, (int, float)):
         return value
     return texts(value)
@@ -93,7 +93,7 @@ def display(value, kind: str = "text"):
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        return local_text(value)
     if kind in ("hours", "percent") and isinstance(value, (int, float)):
         return f"{value:.1f}"
     if isinstance(value, bool):

@@ -15,7 +15,7 @@ from typing import Mapping
 from ra.enrollment.reference import District, OrganisationKind
 from ra.errors import UserError
 from ra.i18n import _l
-from ra.ports import LOCAL_TZ
+from ra.localtime import LOCAL_TZ
 
 PERIODS = ("day", "week", "month", "quarter", "year", "custom")
 BUCKETS = ("day", "week", "month", "quarter", "year")

@@ -12,7 +12,7 @@ from ra import audit
 from ra.auth.policy import require
 from ra.enrollment.models import Organisation
 from ra.enrollment.orders_service import registrar_locale
-from ra.ports import LOCAL_TZ
+from ra.localtime import local_date
 from ra.reports import exports, expiry, monthly
 from ra.reports.pages import ReportPage
 from ra.reports.periods import ReportFilter
@@ -35,7 +35,7 @@ def send_expiry_reminders(session, actor, f: ReportFilter, *, ports) -> Reminder
     now = ports.clock.now()
     by_org: dict[int, list[dict]] = {}
     for row in expiry.holders_to_renew(session, f, now, profiles=ports.profiles):
-        row["expires_on"] = row["not_after"].astimezone(LOCAL_TZ).date()
+        row["expires_on"] = local_date(row["not_after"])
         by_org.setdefault(row["organisation_id"], []).append(row)
     for org_id, rows in by_org.items():
         org = session.get(Organisation, org_id)

@@ -17,6 +17,7 @@ from ra.enrollment.reference import District, OrganisationKind
 from ra.errors import NotFound, RAError
 from ra.extensions import db
 from ra.i18n import LANGUAGES, _l
+from ra.localtime import local
 from ra.ports import current_ports
 from ra.reports import common, exports, pages, queries, service
 from ra.reports import policy as P
@@ -91,7 +92,7 @@ def respond(page, fmt: str):
         return resp
     now = current_ports().clock.now()
     pdf = exports.render_pdf(page, _meta(page, f), documents=current_ports().documents, locale=_lang(),
-                             number=f"RPT-{now:%Y%m%d-%H%M%S}")
+                             number=f"RPT-{local(now):%Y%m%d-%H%M%S}")
     return send_file(io.BytesIO(pdf), mimetype=MIMETYPES["pdf"], as_attachment=False,
                      download_name=exports.export_name(page, "pdf"))
 

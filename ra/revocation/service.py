@@ -27,7 +27,7 @@ from ra.enrollment.holder_models import Holder
 from ra.enrollment.numbering import next_number
 from ra.errors import UserError
 from ra.i18n import _l
-from ra.ports import LOCAL_TZ
+from ra.localtime import LOCAL_TZ, local
 from ra.revocation import errors as E
 from ra.revocation import notifications
 from ra.revocation import policy as P
@@ -112,7 +112,7 @@ def new_request(session, actor, cert, reason: Reason, *, status: S, ports, chann
     """Records a request (gap-free yearly number, audited); no checks here. Times
     are kept to the second, as CRLs state them (RFC 5280 §5.1.2.4)."""
     now = ports.clock.now()
-    year = now.astimezone(LOCAL_TZ).year
+    year = local(now).year
     holder = session.get(Holder, cert.holder_id) if cert.holder_id else None
     req = RevocationRequest(
         number=f"ЦХ-{year}/{next_number(session, 'revocation', year):05d}", certificate_id=cert.id,

@@ -16,6 +16,7 @@ from ra.db import commit
 from ra.errors import RAError, ValidationFailed
 from ra.extensions import db
 from ra.i18n import _l
+from ra.localtime import local_text
 from ra.tokens import queries
 from ra.tokens import stock_service as service
 from ra.tokens.effects import RETURN_REASONS
@@ -119,7 +120,7 @@ def list_cmd(status):
 def history_cmd(serial):
     """The audited history of one token."""
     for r in queries.token_history(db.session, _token(serial)):
-        click.echo(f"{r.at:%Y-%m-%d %H:%M:%S}  {r.actor:<30} {r.action:<28} {r.details}")
+        click.echo(f"{local_text(r.at, '%Y-%m-%d %H:%M:%S')}  {r.actor:<30} {r.action:<28} {r.details}")
 
 
 @tokens_cli.command("slots")

@@ -34,6 +34,7 @@ from ra.enrollment.holder_models import CertificateOrder
 from ra.enrollment.order_states import OrderStatus, order_states
 from ra.errors import Conflict, InvalidTransition, PermissionDenied, UserError
 from ra.i18n import _l
+from ra.localtime import local
 from ra.profiles import SubjectData, build_subject
 from ra.tokens import handover_queries, pins
 from ra.tokens import stock_service as stock
@@ -309,7 +310,7 @@ def complete_handover(session, actor, h: Handover, *, ports) -> None:
     stock.activate_token(session, actor, token, ports=ports, details={
         "handover_id": h.id, "holder_id": order.holder_id, "certificate_serial": cert.serial})
     now = ports.clock.now()
-    h.receipt_number = f"HO-{now.year}-{h.id:06d}"
+    h.receipt_number = f"HO-{local(now).year}-{h.id:06d}"
     h.completed_at = now
     _advance(session, actor, h, H.COMPLETED, ports=ports, details={
         "receipt_number": h.receipt_number, "serial": cert.serial, "token": token.serial,

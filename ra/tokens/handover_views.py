@@ -18,7 +18,8 @@ from ra.enrollment import holder_queries
 from ra.errors import RAError
 from ra.extensions import db
 from ra.i18n import _l
-from ra.ports import LOCAL_TZ, current_ports
+from ra.localtime import LOCAL_TZ
+from ra.ports import current_ports
 from ra.tokens import envelopes
 from ra.tokens import handover_jobs as jobs
 from ra.tokens import handover_queries as hq

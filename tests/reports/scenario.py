@@ -32,7 +32,7 @@ from ra.ca.states import CertificateStatus, RequestStatus
 from ra.enrollment.holder_models import (Appointment, AppointmentSlot, CertificateOrder, Counter, Holder, OrderKind)
 from ra.enrollment.models import Organisation
 from ra.enrollment.order_states import AppointmentStatus, OrderStatus
-from ra.ports import LOCAL_TZ
+from ra.localtime import LOCAL_TZ
 from ra.revocation.models import RevocationApproval, RevocationRequest
 from ra.revocation.states import Channel, Decision, Reason, RevocationStatus
 from ra.tokens.handover_models import Handover
