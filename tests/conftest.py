@@ -112,9 +112,9 @@ def proxy(peer):
 
 @pytest.fixture
 def misbehaving(proxy):
-    proxy.mode, proxy.posts, proxy.swap_pem = "pass", 0, None
+    proxy.reset()
     yield proxy
-    proxy.mode = "pass"
+    proxy.reset()
 
 
 @pytest.fixture

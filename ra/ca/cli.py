@@ -10,9 +10,10 @@ from flask.cli import AppGroup
 
 from ra.ca.connector import in_english
 from ra.db import commit
+from ra.ca import jobs
 from ra.errors import RAError
-from ra.localtime import local_text
 from ra.extensions import db
+from ra.localtime import local_text
 
 ca_cli = AppGroup("ca", help="The CA connection and the embedded State CA.")
 
@@ -62,3 +63,19 @@ def check_cmd():
         click.echo(f"  {line}")
     if not report.ok:
         sys.exit(1)
+
+
+@ca_cli.command("reconcile")
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True,
+              help="Look at requests issued in this many days.")
+def reconcile_cmd(days):
+    """Revoke, as superseded, any second certificate a remote CA signed for one
+    request (meant for cron)."""
+    ports = current_app.extensions["ra.ports"]
+    try:
+        revoked = jobs.reconcile_recent(db.session, "cli", days=days, ports=ports)
+    except RAError as exc:
+        raise click.ClickException(in_english(exc)) from None
+    for r in revoked:
+        click.echo(f"request {r.request_id}: {r.serial} revoked as superseded, {r.kept} kept")
+    click.echo(f"{len(revoked)} duplicate certificate(s) revoked")

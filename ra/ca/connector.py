@@ -108,6 +108,12 @@ class CAConnector(abc.ABC):
              subject: x509.Name | None = None, reference: str | None = None) -> IssuedCertificate | Pending:
         return self.issue(csr, profile, request_id, subject=subject, reference=reference)
 
+    def certificates_for_key(self, public_key) -> list[x509.Certificate]:
+        """The unrevoked certificates this CA holds for ``public_key``, to find a
+        request it signed twice (``ra.ca.reconcile``). A local CA signs in the
+        RU's own transaction, once per request: it has none to report."""
+        return []
+
     @abc.abstractmethod
     def revoke(self, serial: str, reason: x509.ReasonFlags = x509.ReasonFlags.unspecified,
                invalidity_date: datetime | None = None) -> None:

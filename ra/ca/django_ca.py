@@ -11,8 +11,10 @@ django-ca has no idempotency key, so the RU keeps it: the order slug is the
 reference recorded with the request; a request whose earlier attempt may have
 reached the CA without the RU learning the slug (a timeout, a crash) is first
 looked for among the CA's certificates by its public key, and posted again only
-when it is not there and the earlier attempt is older than ``grace`` seconds
-(longer than the server may take to answer), so it cannot still be signing it.
+when it is not there and the earlier attempt is older than ``grace`` seconds.
+No grace period is long enough to be sure the CA is not still signing the earlier
+attempt, so a request posted twice may come back signed twice: ``ra.ca.reconcile``
+finds the second certificate by the key and revokes it as superseded.
 Revoking: ``POST /ca/{ca}/certs/{serial}/revoke/`` with ``reason`` and
 ``compromised`` (RFC 5280 §5.3.1 reason, §5.3.2 invalidity date). CRLs:
 ``/django_ca/crl/{ca}/``. django-ca cannot release a hold, so holds are not offered.
@@ -204,16 +206,32 @@ class DjangoCAConnector(CAConnector):
         cert = x509.load_pem_x509_certificate(data["certificate"]["pem"].encode("ascii"))
         return IssuedCertificate(cert, tuple(self.chain()), f"django-ca:{self.ca_serial}", reference=slug)
 
-    def _find_by_key(self, csr) -> IssuedCertificate | None:
-        """Recovery only: scans the CA's certificates for one with the CSR's key."""
-        wanted = spki_der(csr.public_key())
-        listing = self._api("GET", f"/ca/{self.ca_serial}/certs/?expired=true&revoked=true").json()
+    def _with_key(self, public_key, *, revoked: bool) -> list[x509.Certificate]:
+        """The CA's certificates for ``public_key``, unrevoked and oldest first.
+        django-ca's API filters by CA, expiry and revocation only, so this scans
+        the listing."""
+        wanted = spki_der(public_key)
+        flags = "expired=true&revoked=true" if revoked else "expired=true"
+        listing = self._api("GET", f"/ca/{self.ca_serial}/certs/?{flags}").json()
+        found = []
         for item in listing:
             cert = x509.load_pem_x509_certificate(item["certificate"]["pem"].encode("ascii"))
             if spki_der(cert.public_key()) == wanted:
-                log.info("django-ca: found the certificate of an earlier attempt (serial %s)", item["certificate"]["serial"])
-                return IssuedCertificate(cert, tuple(self.chain()), f"django-ca:{self.ca_serial}")
-        return None
+                found.append((bool(item.get("revoked")), cert.not_valid_before_utc, cert.serial_number, cert))
+        return [cert for *_, cert in sorted(found, key=lambda f: f[:3])]
+
+    def _find_by_key(self, csr) -> IssuedCertificate | None:
+        """Recovery: the certificate of an earlier attempt, found by the CSR's key
+        before anything is posted again. Should the CA have signed it twice, the
+        oldest is kept; ``ra.ca.reconcile`` revokes the other."""
+        found = self._with_key(csr.public_key(), revoked=True)
+        if not found:
+            return None
+        log.info("django-ca: found the certificate of an earlier attempt (serial %X)", found[0].serial_number)
+        return IssuedCertificate(found[0], tuple(self.chain()), f"django-ca:{self.ca_serial}")
+
+    def certificates_for_key(self, public_key) -> list[x509.Certificate]:
+        return self._with_key(public_key, revoked=False)
 
     # -- revocation --------------------------------------------------------------------------------
 

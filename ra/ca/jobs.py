@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ra.ca import service
+from ra.ca import reconcile, service
 from ra.ca.models import Certificate, CertificateRequest
 from ra.ca.states import RequestStatus
 from ra.db import commit
+from ra.errors import RAError
 from ra.profiles import SubjectData
 
 log = logging.getLogger("ra.ca")
@@ -116,8 +117,35 @@ def _issue_locally(session, actor, request: dict, ports) -> Outcome:
 
 
 def submit(session, actor, request_id: str, *, ports) -> Outcome:
-    return _answered(in_transaction(session, lambda: Outcome.of(service.submit_certificate_request(
+    outcome = _answered(in_transaction(session, lambda: Outcome.of(service.submit_certificate_request(
         session, actor, request_id, ports=ports))))
+    if outcome.status == RequestStatus.ISSUED and outcome.request.attempts > 1 and not ports.ca.local:
+        revoke_duplicates(session, actor, request_id, ports=ports)
+    return outcome
+
+
+def revoke_duplicates(session, actor, request_id: str, *, ports) -> list[reconcile.Revoked]:
+    """Looks for a twin of a request attempted more than once, in its own
+    transaction. The certificate the caller got stands whatever happens here: a
+    CA that cannot be asked now is asked again by ``ca reconcile``."""
+    try:
+        return in_transaction(session, lambda: reconcile.revoke_duplicates(
+            session, actor, service.by_request_id(session, request_id), ports=ports))
+    except RAError as exc:
+        log.warning("request %s: could not look for a twin at the CA now (%s); ca reconcile will",
+                    request_id, exc.code)
+        return []
+
+
+def reconcile_recent(session, actor, *, days: int, ports) -> list[reconcile.Revoked]:
+    """``flask --app ra ca reconcile``: every request issued in the last ``days``
+    after more than one attempt, each in its own transaction."""
+    since = reconcile.window_start(ports.clock.now(), days)
+    revoked = []
+    for request_id in reconcile.candidates(session, since=since):
+        revoked += in_transaction(session, lambda rid=request_id: reconcile.revoke_duplicates(
+            session, actor, service.by_request_id(session, rid), ports=ports))
+    return revoked
 
 
 def retry(session, actor, request_id: str, *, ports) -> Outcome:

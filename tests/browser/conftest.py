@@ -53,9 +53,31 @@ def browser():
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         try:
-            yield b
+            yield _Patient(b)
         finally:
             b.close()
+
+
+class _Patient:
+    """The browser, with waits that end as soon as the page is ready and limits
+    that only stop a test that can never pass: generous for a loaded machine."""
+    WAIT_MS = 120_000
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **kw):
+        context = self._browser.new_context(**kw)
+        context.set_default_timeout(self.WAIT_MS)
+        return context
+
+    def new_page(self, **kw):
+        page = self._browser.new_page(**kw)
+        page.set_default_timeout(self.WAIT_MS)
+        return page
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ polls each step as it is committed) and in English without JavaScript (plain for
 posts), downloading the receipt and the sealed PIN envelope. Screenshots go to
 test-artifacts/."""
 import subprocess
-import time
+import threading
 
 import pytest
 
@@ -69,19 +69,23 @@ def test_an_officer_hands_over_at_the_counter_page(live_server, browser, artifac
     ca = app.extensions["ra.ports"].ca
     issue = ca.issue
 
-    def slow_issue(*args, **kwargs):  # the CA takes its time, as a remote one does
-        time.sleep(1.5)
+    ca_may_answer = threading.Event()
+
+    def slow_issue(*args, **kwargs):  # the CA takes its time, as a remote one does: until the test has looked
+        ca_may_answer.wait(120)
         return issue(*args, **kwargs)
 
     ca.issue = slow_issue
     try:
         page.click("#run-button")
         # While the CA works, the step list shows steps 1-5 done and step 6 under way.
-        page.wait_for_selector("li[data-step=certificate_issued].current", timeout=10_000)
+        page.wait_for_selector("li[data-step=certificate_issued].current", timeout=120_000)
         assert page.locator("li[data-step=csr_signed]").get_attribute("class") == "done"
         assert page.locator("#handover-running").is_visible()
-        page.wait_for_selector("#receipt", timeout=60_000)
+        ca_may_answer.set()
+        page.wait_for_selector("#receipt", timeout=120_000)
     finally:
+        ca_may_answer.set()
         del ca.issue
     seen = [(p["step"], p["running"]) for p in polls]
     assert ("csr_signed", True) in seen, f"the page did not show the run waiting for the CA: {seen}"

@@ -98,7 +98,7 @@ class Peer:
     def ra_ca(self) -> str:
         """The RA_CA string for this peer."""
         return (f"django-ca+https://{self.username}:{self.password}@127.0.0.1:{self.port}/django_ca/api"
-                f"?ca={self.issuing}&cafile={self.cafile}&timeout=10&retries=2&grace=30")
+                f"?ca={self.issuing}&cafile={self.cafile}&timeout=60&retries=2&grace=30")
 
     def env(self) -> dict:
         return {**os.environ, "PEER_DATA": str(self.data), "PEER_HOSTNAME": f"127.0.0.1:{self.port}",
@@ -114,7 +114,7 @@ class Peer:
 
     def get(self, path: str) -> requests.Response:
         return requests.get(f"{self.api_url}{path}", auth=(self.username, self.password), verify=str(self.cafile),
-                            timeout=10)
+                            timeout=60)
 
     def certificates(self) -> list[dict]:
         return self.get(f"/ca/{self.issuing}/certs/?expired=true&revoked=true").json()
@@ -153,7 +153,9 @@ def start_peer(data: Path, workers: int = 2) -> Peer:
          "--workers", str(workers), "--certfile", str(certfile), "--keyfile", str(keyfile), "--timeout", "30"],
         env=peer.env(), stdout=log, stderr=log, cwd=str(data), start_new_session=True)
     peer.pid = proc.pid
-    for _ in range(300):
+    # Ends as soon as django-ca answers; the limit only stops a peer that never will.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"django-ca did not start; see {data / 'gunicorn.log'}")
         try:

@@ -3,8 +3,6 @@ once per session by ``tests/ca``'s fixtures), directly and behind a proxy that
 makes it fail the ways a CA does. One certificate per order, whatever happens."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -85,7 +83,7 @@ def test_the_ca_down_at_step_6_pauses_the_handover_and_resume_issues_once(ctx, e
         jobs.cancel(db.session, staff.officer, h.id, "CA down", ports=ports)
 
     misbehaving.mode = "pass"
-    time.sleep(1.1)  # past the connector's grace: the earlier attempt cannot still be signing
+    ports.ca.grace = 0  # the grace period has run out: the earlier attempt is looked for, then posted again
     result = jobs.run(db.session, staff.officer, h.id, user_pin=HOLDER_PIN, ports=ports)
     assert result.error is None and result.completed
     cert = _on_token(ports, driver, order, token)
@@ -96,17 +94,17 @@ def test_a_ca_that_answers_too_late_still_gives_one_certificate(ctx, ports, staf
                                                                  monkeypatch):
     """The CA signs after the RU gave up waiting: Resume finds that certificate by
     its key instead of asking again."""
-    monkeypatch.setattr(ports, "ca", django_connector(misbehaving.ra_ca(timeout=0.5, grace=1.5)))
-    ports.ca.chain()
+    monkeypatch.setattr(ports, "ca", django_connector(misbehaving.ra_ca(timeout=30, grace=3600)))
+    ports.ca.chain()  # read while the CA answers promptly
+    ports.ca.timeout = 0.5
     token = stock(1).tokens[0]
     order = latin_order(db.session, ports)
-    misbehaving.mode, misbehaving.delay = "slow", 1.0
+    misbehaving.plans = ["hold-answer"]  # django-ca signs; its answer is held until the test ends
     result = _start(staff, ports, order, token)
     assert result.error.code == "ca_timeout" and result.step == H.CSR_SIGNED
-    misbehaving.mode = "pass"
+    assert misbehaving.signed[0].wait(120), "django-ca never answered the sign request"
     # A restarted app: a fresh connector knows nothing of the first attempt.
-    monkeypatch.setattr(ports, "ca", django_connector(misbehaving.ra_ca(timeout=5, grace=1.5)))
-    time.sleep(1.6)
+    monkeypatch.setattr(ports, "ca", django_connector(misbehaving.ra_ca(timeout=30, grace=3600)))
     result = jobs.run(db.session, staff.officer, result.handover_id, user_pin=HOLDER_PIN, ports=ports)
     assert result.completed, result.error and result.error.code
     cert = _on_token(ports, driver, order, token)

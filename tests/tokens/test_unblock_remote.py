@@ -95,7 +95,7 @@ def test_holder_unblocks_a_forgotten_pin_from_home(remote, caplog):
             assert secret not in text, f"a secret was found in the {where}"
 
 
-def _wait_for_mail(remote, address, timeout=10):
+def _wait_for_mail(remote, address, timeout=120):  # returns as soon as the mail is there
     import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
