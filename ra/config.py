@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ra.localtime import LOCAL_TZ
+
 DEFAULT_PKCS11_MODULES = (
     "/usr/lib/softhsm/libsofthsm2.so",
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
@@ -104,7 +106,7 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024 + 64 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "mn",
-        "BABEL_DEFAULT_TIMEZONE": "Asia/Ulaanbaatar",
+        "BABEL_DEFAULT_TIMEZONE": LOCAL_TZ.key,  # Babel's date filters show local time too
         "LOGIN_MAX_FAILURES": 10,
         "LOGIN_LOCK_MINUTES": 15,
     }

@@ -15,7 +15,9 @@ import math
 
 import sqlalchemy as sa
 
-LOCAL_ZONE = "Asia/Ulaanbaatar"
+from ra.localtime import LOCAL_TZ
+
+LOCAL_ZONE = LOCAL_TZ.key
 SQLITE_OFFSET = "+8 hours"
 UNITS = ("day", "week", "month", "quarter", "year")
 
