@@ -204,3 +204,30 @@ def test_no_time_within_three_working_days_tells_the_registrar_and_managers_once
     manager = app.test_client()
     login(manager, world.manager)
     assert 'id="booking-shortage-days"' in manager.get("/reports/").get_data(as_text=True)
+
+
+def test_my_pin_is_blocked_needs_the_code_then_starts_the_remote_unblock(app, client, ports, mail, two):
+    import sqlalchemy as sa
+
+    from ra.tokens.escrow import token_context
+    from ra.tokens.unblock_models import UnblockRequest
+    from ra.tokens.unblock_states import UnblockChannel
+    from tests.tokens.test_unblock_support import CODE
+
+    _, mine, _, _ = two
+    with app.app_context():
+        token = db.session.get(Token, mine.token_id)
+        token.so_pin = ports.tokens.escrow.seal("SO-PIN-kept-by-RU", token_context(token.serial))
+        db.session.commit()
+    login(client, mine.holder_email)
+    path = f"/me/tokens/{mine.token_id}/unblock"
+    assert _post(client, path, {"send": "1"}).status_code == 200
+    step_up = digits_in(mail.to(mine.holder_email)[-1])
+    assert _post(client, path, {"code": "12345678" if step_up != "12345678" else "87654321"}).status_code == 400
+    assert _post(client, path, {"code": step_up}).status_code == 303
+    message = mail.to(mine.holder_email)[-1]
+    assert CODE.search(message.get_content()) and "ra-token unblock" in message.get_content()
+    with app.app_context():
+        req = db.session.execute(sa.select(UnblockRequest).where(UnblockRequest.token_id == mine.token_id)
+                                 ).scalar_one()
+        assert req.channel == UnblockChannel.HOLDER and req.code_digest != CODE.search(message.get_content())[0]
