@@ -3,7 +3,7 @@ tokens, orders and appointments, and the two step-up actions. Parse → scope
 (``ra.holder.queries``: 404 outside the person's own) → service → commit → answer."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 
 from cryptography import x509
@@ -46,8 +46,13 @@ def expiry_warning(cert, now) -> int | None:
     """The tightest of 60/30/7 days the certificate is within (None: no warning)."""
     if cert.status.value not in ("valid", "suspended") or cert.not_after <= now:
         return None
-    days = (cert.not_after - now).days
+    days = days_left(cert, now)
     return min((w for w in WARN_DAYS if days < w), default=None)
+
+
+def days_left(cert, now) -> int:
+    """Whole days left, a part day counted as a day: 20 days and an hour is 21."""
+    return max(0, -(-(cert.not_after - now) // timedelta(days=1)))
 
 
 # -- account activation (no login) ---------------------------------------------------------------
@@ -111,7 +116,7 @@ def open_account(holder_id):
 def my_certificates():
     now = current_ports().clock.now()
     certs = q.my_certificates(db.session, _me())
-    rows = [(c, max(0, (c.not_after - now).days), expiry_warning(c, now)) for c in certs]
+    rows = [(c, days_left(c, now), expiry_warning(c, now)) for c in certs]
     return render_template("holder/certificates.html", rows=rows, holders=q.my_holders(db.session, _me()))
 
 

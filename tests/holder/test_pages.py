@@ -89,11 +89,12 @@ def test_the_expiry_warning_shows_at_60_30_and_7_days(app, client, two, ports, m
     with app.app_context():
         cert = db.session.get(Certificate, mine.certificate_id)
         not_after = cert.not_after
-        warnings = [expiry_warning(cert, not_after - timedelta(days=d, hours=1)) for d in (61, 59, 29, 20, 6)]
+        warnings = [expiry_warning(cert, not_after - timedelta(days=d) + timedelta(hours=1))
+                    for d in (61, 59, 29, 20, 6)]
         assert warnings == [None, 60, 30, 30, 7]
     # The page, on a phone, 20 days before expiry (the clock set before the login:
     # a later jump would end the session as idle).
-    monkeypatch.setattr(ports, "clock", FrozenClock(not_after - timedelta(days=20, hours=1)))
+    monkeypatch.setattr(ports, "clock", FrozenClock(not_after - timedelta(days=20) + timedelta(hours=1)))
     login(client, mine.holder_email)
     page = client.get("/me", headers=PHONE).get_data(as_text=True)
     assert 'class="expiry d30"' in page and ">20<" in page and 'name="viewport"' in page
