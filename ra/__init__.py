@@ -87,6 +87,7 @@ def _import_models() -> None:
     import ra.tokens.handover_models  # noqa: F401
     import ra.revocation.models  # noqa: F401
     import ra.reports.models  # noqa: F401  (the token rollup; the report queries' indexes)
+    import ra.holder.models  # noqa: F401
 
 
 def _init_ports(app: Flask) -> None:
@@ -140,3 +141,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ca_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(reports_bp)
+
+    from ra.holder import init_app as init_holder
+    init_holder(app)

@@ -120,6 +120,10 @@ def demo_cmd(scale):
 
     made = load_handover_demo(db.session, ports)  # SoftHSM2 stock tokens and approved orders
     commit()
+    from ra.holder.demo import load_holder_demo
+
+    logins += load_holder_demo(db.session, ports, password=DEMO_PASSWORD)  # a holder, 20 days before expiry
+    commit()
     if scale:
         from ra.reports.national import generate
         try:

@@ -13,7 +13,7 @@ bp = Blueprint("main", __name__)
 
 START = {
     Role.ORG_REGISTRAR: "enrollment.show_dashboard",
-    Role.HOLDER: "enrollment.show_dashboard",
+    Role.HOLDER: "holder.my_certificates",
     Role.RA_OFFICER: "enrollment.review_queue",
     Role.RA_MANAGER: "enrollment.list_organisations",
     Role.AUDITOR: "audit.list_records",

@@ -20,6 +20,9 @@ class User(UserMixin, db.Model):
     full_name: Mapped[str] = mapped_column(sa.String(200), default="")
     role: Mapped[Role] = mapped_column(enum_column(Role))
     organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    # A holder's account is the person's, not one organisation's: keyed on the
+    # state register number, it sees every organisation the person holds in.
+    register_number: Mapped[str | None] = mapped_column(sa.String(10), unique=True)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     # SHA-256 of the bearer token: tokens are 256-bit random, so a fast hash is
     # enough and lets us look the token up; the token itself is never stored.

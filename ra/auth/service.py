@@ -47,7 +47,7 @@ def authenticate(session, email: str, password: str, *, ports, remote_addr: str 
         log.warning("login refused: account locked (%s from %s)", email, remote_addr)
         return LoginOutcome(locked=True)
 
-    user = session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    user = user_for_login(session, email)
     if ports.passwords.verify(user.password_hash if user else None, password or "") and user.is_enabled:
         throttle.failures = 0
         throttle.first_failure_at = None
@@ -71,6 +71,21 @@ def authenticate(session, email: str, password: str, *, ports, remote_addr: str 
     audit.record(session, email, "login.failed", user, details)
     log.info("login failed: %s from %s (%d in a row)", email, remote_addr, throttle.failures)
     return LoginOutcome()
+
+
+_HOLDER = sa.table("holder", sa.column("register_number"), sa.column("email"), sa.column("status"))
+
+
+def user_for_login(session, email: str) -> User | None:
+    """The account with this e-mail or, for a holder (one account per person, DESIGN
+    §2), the account of the person one of whose registered work e-mails it is."""
+    user = session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    if user is not None:
+        return user
+    person = sa.select(_HOLDER.c.register_number).where(sa.func.lower(_HOLDER.c.email) == email,
+                                                       _HOLDER.c.status == "active")
+    return session.execute(sa.select(User).where(User.role == Role.HOLDER, User.register_number.in_(person))
+                           .limit(1)).scalar_one_or_none()
 
 
 def generate_password() -> str:

@@ -182,6 +182,8 @@ def record_issuance(session, actor, order: CertificateOrder, *, serial: str, not
     if order.appointment is not None:
         from ra.enrollment.appointments_service import mark_attended
         mark_attended(session, actor, order.appointment)
+    from ra.holder.service import on_certificate_issued
+    on_certificate_issued(session, actor, order.holder, ports=ports)  # the first certificate opens the account
 
 
 # --- renewal and position change ---

@@ -57,6 +57,10 @@ def can_manage_counters(actor) -> bool:
 
 
 def can_book_appointment(actor, order) -> bool:
+    """The organisation's registration officer, or the holder for their own order
+    (a holder's account is the person's: keyed on the register number)."""
+    if _role(actor) == Role.HOLDER:
+        return actor.register_number is not None and order.holder.register_number == actor.register_number
     return can_manage_holders(actor, order.organisation)
 
 

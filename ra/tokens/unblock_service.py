@@ -172,6 +172,20 @@ def request_code_by_email(session, *, email: str, serial: str, client: str, port
     return _issue(session, holder.email, token, holder, UnblockChannel.HOLDER, ports=ports, client=client)
 
 
+def request_code_signed_in(session, holder, token: Token, *, ports) -> IssuedCode:
+    """The holder, logged in and proved by a fresh step-up code (``ra.holder``),
+    asks for their own token: the code goes to their registered e-mail, as on the
+    public form, under the same per-token limit."""
+    if not _unblockable(token, holder):
+        if token.status == TokenStatus.ACTIVE and token.so_pin is None:
+            raise NoEscrowedSoPin()
+        raise TokenNotUnblockable()
+    now = ports.clock.now()
+    if q.codes_sent_since(session, token, now - THROTTLE_WINDOW) >= CODES_PER_TOKEN_PER_HOUR:
+        raise TooManyCodes()
+    return _issue(session, holder.email, token, holder, UnblockChannel.HOLDER, ports=ports)
+
+
 def _issue(session, actor, token: Token, holder, channel: UnblockChannel, *, ports, client: str | None = None
            ) -> IssuedCode:
     now = ports.clock.now()
