@@ -73,6 +73,10 @@ class Profile:
     qc_statements: bool = False  # ETSI EN 319 412-5: QcType esign and, with qc_pds_url, QcPDS
     qc_pds_url: str = ""
 
+    def __post_init__(self):
+        if self.qc_pds_url and not self.qc_pds_url.startswith("https://"):
+            raise ValueError(f"profile {self.name}: qc_pds_url must be https (ETSI EN 319 412-5 §4.3.4)")
+
     def check_key_type(self, key_type: str) -> bool:
         return key_type in self.allowed_key_types
 

@@ -51,3 +51,12 @@ def test_key_usage_per_profile_in_etsi_style():
     assert enc.key_encipherment and not enc.digital_signature and not enc.content_commitment
     assert DEFAULT_PROFILES["encryption"].allowed_key_types == ("rsa2048", "rsa3072")
     assert not any(p.qc_statements for p in DEFAULT_PROFILES.values())
+
+
+def test_a_pds_must_be_served_over_https():
+    import dataclasses
+
+    import pytest
+
+    with pytest.raises(ValueError, match="https"):
+        dataclasses.replace(DEFAULT_PROFILES["signing"], qc_statements=True, qc_pds_url="http://ra.ub.gov.mn/pds")
