@@ -91,16 +91,44 @@ def role_cmd(email, role):
 
 @audit_cli.command("verify")
 def audit_verify():
-    """Check the hash chain; exits 1 naming the first bad record."""
+    """Check the hash chain and every signed checkpoint; exits 1 naming the first
+    bad record (after a rewrite: the first record after the last good checkpoint)."""
+    from ra.audit import checkpoints
     from ra.audit.service import verify
 
-    result = verify(db.session)
+    config = current_app.config
+    result = verify(db.session, public_key=checkpoints.public_key_of(config["AUDIT_KEY"]),
+                    checkpoint_file=config["AUDIT_CHECKPOINTS"])
     if result.ok:
-        click.echo(f"audit log intact: {result.checked} records")
+        click.echo(f"audit log intact: {result.checked} records, {result.checkpoints} signed checkpoints agree"
+                   + (f" (the last covers records 1-{result.last_good})" if result.last_good else ""))
         return
     click.echo(f"audit log BROKEN at record {result.bad_seq}: {result.reason} "
                f"({result.checked} records before it are intact)", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint():
+    """Sign the log's head and record count with the audit key; write the
+    checkpoint to the log and append it to RA_AUDIT_CHECKPOINTS (meant for cron,
+    hourly; ``crl publish`` makes one too)."""
+    cp = make_checkpoint()
+    click.echo(f"checkpoint: records 1-{cp.count}, head {cp.head[:16]}…, key {cp.key_id}, "
+               f"appended to {current_app.config['AUDIT_CHECKPOINTS']}")
+
+
+def make_checkpoint():
+    """Records a checkpoint (its own transaction), then ships it to the file."""
+    from ra.audit import checkpoints
+    from ra.audit.service import record_checkpoint
+
+    config = current_app.config
+    key = checkpoints.load_or_create_key(config["AUDIT_KEY"])
+    cp = record_checkpoint(db.session, key, at=_ports().clock.now())
+    commit()
+    checkpoints.ship(config["AUDIT_CHECKPOINTS"], cp)
+    return cp
 
 
 @mail_cli.command("send")

@@ -49,6 +49,16 @@ SETTINGS = (
     Setting("RA_MAIL_FROM", "MAIL_FROM", "Sender address. Default: noreply@ra.localhost"),
     Setting("RA_BASE_URL", "BASE_URL", "Public base URL used in e-mails. Default: http://127.0.0.1:5000"),
     Setting("RA_CA", "CA", "CA connector: `embedded` (default) or `django-ca+https://…`"),
+    Setting("RA_PKI_URL", "PKI_URL",
+            "Base URL the embedded CA writes into certificates for its CRLs, CA certificates, OCSP and CPS. Plain "
+            "`http://` (ETSI EN 319 412-2 GEN-4.3.11-4: relying parties fetch CRLs without TLS). Default: "
+            "RA_BASE_URL with `http://`"),
+    Setting("RA_AUDIT_KEY", "AUDIT_KEY",
+            "Ed25519 private key (PEM file) that signs audit-log checkpoints; keep it off the database server. "
+            "Default: generated once into `instance/audit_key` (mode 600)"),
+    Setting("RA_AUDIT_CHECKPOINTS", "AUDIT_CHECKPOINTS",
+            "File the signed audit checkpoints are appended to, for the operator to ship elsewhere. "
+            "Default: `instance/audit-checkpoints.jsonl`"),
     Setting("RA_TOKEN_ESCROW_KEY", "TOKEN_ESCROW_KEY",
             "Key (base64url, 32 bytes) that encrypts escrowed SO PINs (AES-GCM). Default: generated once into "
             "`instance/token_escrow_key` (mode 600). Back it up apart from the database."),
@@ -77,6 +87,11 @@ def _default_pkcs11_module() -> str:
         if Path(candidate).exists():
             return candidate
     return DEFAULT_PKCS11_MODULES[0]
+
+
+def _plain_http(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(scheme="http").geturl() if parts.scheme == "https" else url
 
 
 def load_config(overrides: dict | None = None, environ: os._Environ | dict | None = None) -> dict:
@@ -112,6 +127,9 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
     }
     secret = env.get("RA_SECRET_KEY")
     cfg.update(overrides)
+    cfg.setdefault("PKI_URL", (env.get("RA_PKI_URL") or _plain_http(cfg["BASE_URL"])).rstrip("/"))
+    cfg.setdefault("AUDIT_KEY", env.get("RA_AUDIT_KEY") or str(instance / "audit_key"))
+    cfg.setdefault("AUDIT_CHECKPOINTS", env.get("RA_AUDIT_CHECKPOINTS") or str(instance / "audit-checkpoints.jsonl"))
     if "SECRET_KEY" not in cfg:
         cfg["SECRET_KEY"] = secret or _read_secret_key(instance)
     validate(cfg)
@@ -134,5 +152,7 @@ def validate(cfg: dict) -> None:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be a whole number") from None
     if minutes < 1:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be at least 1")
+    if urlsplit(cfg["PKI_URL"]).scheme != "http":
+        raise ConfigError("RA_PKI_URL must be a plain http:// URL (relying parties fetch CRLs without TLS)")
     if not str(cfg["CA"]).startswith(("embedded", "django-ca+")):
         raise ConfigError("RA_CA must be `embedded` or `django-ca+https://…`")

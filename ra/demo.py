@@ -124,6 +124,10 @@ def demo_cmd(scale):
 
     logins += load_holder_demo(db.session, ports, password=DEMO_PASSWORD)  # a holder, 20 days before expiry
     commit()
+    from ra.tokens.handover_demo import hand_over_one
+
+    issued = hand_over_one(db.session, ports)  # when the holder demo could not: one certificate on a token
+    commit()
     if scale:
         from ra.reports.national import generate
         try:
@@ -135,5 +139,7 @@ def demo_cmd(scale):
     click.echo(f"Demo data loaded. Every demo password: {DEMO_PASSWORD}")
     click.echo(f"  {len(made.get('orders', []))} approved orders wait for a handover at /tokens/handovers; "
                f"{len(made.get('tokens', []))} SoftHSM2 tokens are in stock.")
+    if issued is not None:
+        click.echo(f"  one handover done: certificate {issued.serial} ({issued.profile}) {issued.subject}")
     for email, role in logins:
         click.echo(f"  {email:32} {role}")

@@ -118,8 +118,10 @@ def misbehaving(proxy):
 
 
 @pytest.fixture
-def app(session_app, smtp_sink):
-    """The app, with everything the test writes rolled back afterwards."""
+def app(session_app, smtp_sink, tmp_path_factory):
+    """The app, with everything the test writes rolled back afterwards. Each test
+    ships its audit checkpoints to a file of its own: a shared file would keep
+    checkpoints of records that the rollback removed."""
     from ra.extensions import db
 
     with session_app.app_context():
@@ -129,9 +131,12 @@ def app(session_app, smtp_sink):
     outer = conn.begin()
     engines[None] = conn
     smtp_sink.clear()
+    shipped = session_app.config["AUDIT_CHECKPOINTS"]
+    session_app.config["AUDIT_CHECKPOINTS"] = str(tmp_path_factory.mktemp("audit") / "checkpoints.jsonl")
     try:
         yield session_app
     finally:
+        session_app.config["AUDIT_CHECKPOINTS"] = shipped
         with session_app.app_context():
             db.session.remove()
         engines[None] = engine

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ra.audit import checkpoints
+from ra.audit.checkpoints import Checkpoint
 from ra.audit.models import AuditChainHead, AuditRecord
 from ra.db import bulk_insert, utcnow
 
@@ -156,42 +158,138 @@ def record_many(session, actor, entries, *, at: datetime) -> None:
     conn.execute(_ADVANCE, {"r_hash": prev})
 
 
+def record_checkpoint(session, key, *, at: datetime) -> Checkpoint:
+    """Signs the head (hash and record count) as committed so far and writes the
+    checkpoint into the log; the caller commits, then ``checkpoints.ship``s it."""
+    head = session.connection().execute(sa.select(_HEAD.c.seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1)).first()
+    count, last = (head.seq, head.last_hash) if head is not None else (0, GENESIS)
+    checkpoint = checkpoints.sign(key, count=count, head=last, at=at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    record(session, "system", checkpoints.ACTION, None, asdict(checkpoint), at=at)
+    return checkpoint
+
+
 @dataclass
 class VerifyResult:
     ok: bool
     checked: int
     bad_seq: int | None = None
     reason: str = ""
+    checkpoints: int = 0  # distinct checkpoints whose signature and hash agree with the log
+    last_good: int | None = None  # the record count of the last of them
 
 
-def verify(session, batch: int = 5000) -> VerifyResult:
-    """Walks the chain in order; names the first record whose hash, link or
-    sequence number is wrong, and checks the head against the last record."""
+_COLUMNS = (AuditRecord.seq, sa.type_coerce(_RECORD.c.at, sa.Unicode).label("at"), AuditRecord.actor_id,
+            AuditRecord.actor, AuditRecord.action, AuditRecord.object_type, AuditRecord.object_id,
+            AuditRecord.details, AuditRecord.prev_hash, AuditRecord.hash)
+_REQUIRED = ("at", "actor", "action", "details", "prev_hash", "hash")
+
+
+def _time_of(raw) -> datetime:
+    """The record's ``at`` as the chain hashed it; read raw, so that a damaged
+    value is reported instead of raising inside the database driver."""
+    if isinstance(raw, datetime):
+        value = raw
+    elif isinstance(raw, str):
+        value = datetime.fromisoformat(raw)
+    else:
+        raise ValueError(f"unexpected type {type(raw).__name__}")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _damage(r) -> tuple[str, datetime | None]:
+    """What is unreadable in a record (empty when nothing), and its time."""
+    for name in _REQUIRED:
+        if getattr(r, name) is None:
+            return f"its {name} is empty (NULL)", None
+    try:
+        at = _time_of(r.at)
+    except (ValueError, TypeError, OverflowError):
+        return f"its time (at) cannot be read: {str(r.at)[:40]!r}", None
+    try:
+        json.loads(r.details)
+    except (ValueError, TypeError):
+        return "its details are not valid JSON", at
+    return "", at
+
+
+def _checkpoints_to_check(session, public_key, shipped_path) -> tuple[dict, str]:
+    """Checkpoints by record count, from the log and the shipped file; a reason
+    instead when one cannot be trusted (a bad signature, another key, no key)."""
+    rows = session.execute(sa.select(AuditRecord.seq, AuditRecord.details)
+                           .where(AuditRecord.action == checkpoints.ACTION).order_by(AuditRecord.seq)).all()
+    found: list[tuple[str, checkpoints.Checkpoint]] = []
+    for seq, details in rows:
+        try:
+            found.append((f"checkpoint record {seq}", checkpoints.Checkpoint.parse(details)))
+        except (ValueError, TypeError):
+            continue  # the walk names the damaged record itself
+    shipped, unreadable = checkpoints.read_shipped(shipped_path)
+    if unreadable:
+        return {}, "the checkpoint file is damaged: " + "; ".join(unreadable[:3])
+    found += [(f"shipped checkpoint of {cp.at}", cp) for cp in shipped]
+    if found and public_key is None:
+        return {}, f"{len(found)} checkpoints cannot be checked: the audit key is missing"
+    by_count: dict[int, list[tuple[str, checkpoints.Checkpoint]]] = {}
+    for label, cp in found:
+        if not cp.signed_by(public_key):
+            return {}, f"the {label} (record count {cp.count}) is not signed by the audit key"
+        by_count.setdefault(cp.count, []).append((label, cp))
+    return by_count, ""
+
+
+def verify(session, batch: int = 5000, *, public_key=None, checkpoint_file=None) -> VerifyResult:
+    """Walks the chain in order and names the first record that is damaged (an
+    empty or unreadable field), missing, unlinked or not matching its hash; checks
+    the head against the last record; and checks every signed checkpoint (in the
+    log and in ``checkpoint_file``) against the hash of the record it vouches for.
+    A rewrite with every later hash recomputed passes the chain but not a
+    checkpoint: the first record after the last good checkpoint is named."""
+    by_count, trouble = _checkpoints_to_check(session, public_key, checkpoint_file)
     prev = GENESIS
     expected_seq = 1
-    checked = 0
+    checked = good = 0
+    last_good: int | None = None
+
+    def broken(seq, reason) -> VerifyResult:
+        if last_good is not None:
+            reason += f" (the last good checkpoint covers records 1-{last_good})"
+        return VerifyResult(False, checked, seq, reason, good, last_good)
+
+    if trouble:
+        return VerifyResult(False, 0, 1, trouble)
     while True:
-        rows = session.execute(
-            sa.select(
-                AuditRecord.seq, AuditRecord.at, AuditRecord.actor_id, AuditRecord.actor, AuditRecord.action,
-                AuditRecord.object_type, AuditRecord.object_id, AuditRecord.details,
-                AuditRecord.prev_hash, AuditRecord.hash,
-            ).where(AuditRecord.seq >= expected_seq).order_by(AuditRecord.seq).limit(batch)
-        ).all()
+        rows = session.execute(sa.select(*_COLUMNS).where(AuditRecord.seq >= expected_seq)
+                               .order_by(AuditRecord.seq).limit(batch)).all()
         if not rows:
             break
         for r in rows:
             if r.seq != expected_seq:
-                return VerifyResult(False, checked, expected_seq, f"record {expected_seq} is missing")
+                return broken(expected_seq, f"record {expected_seq} is missing")
+            damage, at = _damage(r)
+            if damage:
+                return broken(r.seq, f"record {r.seq} is damaged: {damage}")
             if r.prev_hash != prev:
-                return VerifyResult(False, checked, r.seq, "link to the previous record is broken")
-            digest = chain_hash(prev, content_of(r.seq, r.at, r.actor_id, r.actor, r.action, r.object_type, r.object_id, r.details))
+                return broken(r.seq, "link to the previous record is broken")
+            digest = chain_hash(prev, content_of(r.seq, at, r.actor_id, r.actor, r.action, r.object_type,
+                                                 r.object_id, r.details))
             if digest != r.hash:
-                return VerifyResult(False, checked, r.seq, "content does not match its hash")
+                return broken(r.seq, "content does not match its hash")
+            for label, cp in by_count.get(r.seq, ()):
+                if cp.head != r.hash:
+                    first = (last_good or 0) + 1
+                    return broken(first, f"the {label}, signed for records 1-{cp.count}, does not match the log: "
+                                         f"records from {first} to {cp.count} were rewritten")
+            if r.seq in by_count:  # the log's copy and the shipped copy are one checkpoint
+                good, last_good = good + len({cp.signature for _, cp in by_count[r.seq]}), r.seq
             prev = r.hash
             expected_seq += 1
             checked += 1
     head = session.get(AuditChainHead, 1)
     if head is not None and (head.seq != expected_seq - 1 or head.last_hash != prev):
-        return VerifyResult(False, checked, expected_seq, "records after this one were deleted")
-    return VerifyResult(True, checked)
+        return broken(expected_seq, "records after this one were deleted")
+    beyond = [label for count, found in by_count.items() if count >= expected_seq for label, _ in found]
+    if beyond:
+        first = (last_good or 0) + 1
+        return broken(first, f"the {beyond[0]} vouches for more records than the log has ({expected_seq - 1}): "
+                             f"records after {first - 1} were removed or rewritten")
+    return VerifyResult(True, checked, checkpoints=good, last_good=last_good)

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from ra.ca.keys import signature_hash
-from ra.profiles import Profile
+from ra.profiles import Profile, certificate_name, extensions_of
 
 ROOT_YEARS = 20
 ISSUING_YEARS = 10
@@ -44,6 +44,9 @@ class Urls:
 
     def ocsp(self) -> str:
         return f"{self.base_url}/ocsp"  # answered from issue #6 on; the URL is stable
+
+    def cps(self) -> str:
+        return f"{self.base_url}/ca/cps"
 
 
 def publication_extensions(urls: Urls, issuer_name: str) -> list[tuple[x509.ExtensionType, bool]]:
@@ -112,15 +115,18 @@ class EndEntityTemplate:
         self.aki = _aki(issuer_cert)
         self.not_after_limit = issuer_cert.not_valid_after_utc
         self.publication = publication_extensions(urls, issuer_name)
+        self.cps_uri = urls.cps()
 
     def sign(self, public_key, subject: x509.Name, profile: Profile, serial: int, now: datetime) -> x509.Certificate:
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.issuer_cert.subject)
+        """``subject`` as the RU recorded it (``ra.profiles.build_subject``): the
+        profile decides the DN, the subjectAltName and the other extensions."""
+        builder = (x509.CertificateBuilder().subject_name(certificate_name(profile, subject))
+                   .issuer_name(self.issuer_cert.subject)
                    .public_key(public_key).serial_number(serial).not_valid_before(now)
                    .not_valid_after(min(now + timedelta(days=profile.validity_days), self.not_after_limit))
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(profile.key_usage.extension(), critical=True))
-        if profile.extended_key_usage:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(list(profile.extended_key_usage)), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+        for ext, critical in extensions_of(profile, subject, self.cps_uri):
+            builder = builder.add_extension(ext, critical=critical)
         builder = (builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
                    .add_extension(self.aki, critical=False))
         for ext, critical in self.publication:

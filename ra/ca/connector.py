@@ -152,7 +152,8 @@ def build_connector(config: dict, ports) -> CAConnector:
         from ra.ca.keys import wrapping_key
         from ra.extensions import db
 
-        return EmbeddedCA(lambda: db.session, base_url=config["BASE_URL"], wrapping_key=wrapping_key(config),
+        return EmbeddedCA(lambda: db.session, base_url=config.get("PKI_URL") or config["BASE_URL"],
+                          wrapping_key=wrapping_key(config),
                           clock=ports.clock, key_algorithms=config.get("CA_EMBEDDED_KEYS"))
     if spec.startswith("django-ca+"):
         from ra.ca.django_ca import DjangoCAConnector

@@ -19,7 +19,7 @@ from cryptography.x509.name import _ASN1Type
 
 from ra.errors import UserError
 from ra.i18n import _l
-from ra.profiles import Profile
+from ra.profiles import Profile, alt_names, certificate_name
 
 MAX_CSR_BYTES = 64 * 1024
 MIN_RSA_BITS = 2048
@@ -140,9 +140,16 @@ def problems_with_issued(cert: x509.Certificate, csr: x509.CertificateSigningReq
     problems = []
     if spki_der(cert.public_key()) != spki_der(csr.public_key()):
         problems.append("the certificate is for another public key than the CSR's")
-    if cert.subject != subject:
+    expected = certificate_name(profile, subject)
+    if cert.subject != expected:
         problems.append(f"subject {cert.subject.rfc4514_string()!r} is not the requested "
-                        f"{subject.rfc4514_string()!r}")
+                        f"{expected.rfc4514_string()!r}")
+    try:
+        san = list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except x509.ExtensionNotFound:
+        san = []
+    if set(san) != set(alt_names(subject)):
+        problems.append("subjectAltName differs from the holder's recorded e-mail")
     try:
         ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if ku != profile.key_usage.extension():

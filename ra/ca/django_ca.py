@@ -37,7 +37,7 @@ from ra.ca.connector import Authority, CAConnector, CARejected, CheckReport, Iss
 from ra.ca.csr import spki_der
 from ra.errors import BackendUnavailable, Conflict, NotFound
 from ra.i18n import _l
-from ra.profiles import Profile
+from ra.profiles import Profile, alt_names, certificate_name
 
 log = logging.getLogger("ra.ca.django_ca")
 
@@ -163,8 +163,15 @@ class DjangoCAConnector(CAConnector):
         return self._follow(slug, csr, wait=self.poll_wait)
 
     def _sign_body(self, csr, profile: Profile, subject: x509.Name) -> dict:
+        """The profile's extensions in django-ca's API models. Its API takes key
+        usage, EKU, subjectAltName and certificatePolicies, but no qcStatements
+        (not in its ``ConfigurableExtensionModel``), and the CPS URI only when
+        the profile names one (there is no CA-side default to fall back on)."""
         from cryptography.hazmat.primitives import serialization
 
+        if profile.qc_statements:
+            raise CARejected(_l("django-ca cannot add qcStatements; profile %(profile)s cannot be issued by "
+                                "this CA.", profile=profile.name), code="ca_profile_unsupported")
         issuing = self.authorities()[0].certificate
         not_after = min(datetime.now(timezone.utc) + timedelta(days=profile.validity_days),
                         issuing.not_valid_after_utc - timedelta(minutes=1))
@@ -174,6 +181,16 @@ class DjangoCAConnector(CAConnector):
         if profile.extended_key_usage:
             extensions.append({"type": "extended_key_usage", "critical": False,
                                "value": [oid.dotted_string for oid in profile.extended_key_usage]})
+        names = alt_names(subject)
+        if names:
+            extensions.append({"type": "subject_alternative_name", "critical": False,
+                               "value": [{"type": "email", "value": n.value} for n in names]})
+        policies = profile.certificate_policies()
+        if policies is not None:
+            extensions.append({"type": "certificate_policies", "critical": False, "value": [
+                {"policy_identifier": p.policy_identifier.dotted_string, "policy_qualifiers": p.policy_qualifiers}
+                for p in policies]})
+        subject = certificate_name(profile, subject)
         for a in subject:
             if a.oid in PRINTABLE_ONLY and a._type != _ASN1Type.PrintableString:
                 raise CARejected(_l("django-ca writes %(attr)s as PrintableString, which cannot hold "

@@ -286,13 +286,15 @@ def _record(session, actor, req: CertificateRequest, result: IssuedCertificate, 
     cert = result.certificate
     serial = checks.serial_hex(cert.serial_number)
     # problems_with_issued() found the certificate signed by chain[0] under its
-    # name, and with the subject the RU decided: their texts are known already.
+    # name, and with the subject the RU decided: the issuer's text is known
+    # already. The subject is the certificate's DN, which is the recorded one
+    # less the e-mail the profile moved into the subjectAltName.
     issuer, issuer_key_id = _issuer_facts(result.chain[0])
     not_after = cert.not_valid_after_utc
     now = ports.clock.now()
     values = dict(
         request_pk=req.id, serial=serial, issuer_key_id=issuer_key_id, ca_name=result.ca_name, issuer=issuer,
-        subject=req.subject, not_before=cert.not_valid_before_utc, not_after=not_after, pem=result.pem,
+        subject=cert.subject.rfc4514_string(), not_before=cert.not_valid_before_utc, not_after=not_after, pem=result.pem,
         profile=req.profile, order_id=req.order_id, holder_id=req.holder_id,
         public_key_sha256=req.public_key_sha256, status=CertificateStatus.VALID, created_at=now)
     row_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()

@@ -64,7 +64,8 @@ def register_api(bp):
     @token_required
     def list_holders(org_id):
         org = org_queries.get_organisation(db.session, actor(), org_id)
-        return jsonify({"holders": [holder_json(h) for h in q.list_holders(db.session, actor(), org)]})
+        rows = q.list_holders(db.session, actor(), org, register_number=request.args.get("register_number", ""))
+        return jsonify({"holders": [holder_json(h) for h in rows]})
 
     @bp.route("/organisations/<int:org_id>/holders", methods=["POST"])
     @token_required
@@ -213,13 +214,14 @@ def openapi_paths() -> dict:
     denied, missing, state = (403, "Not allowed"), (404, "Not found (or not yours)"), (409, "Not possible now")
     return {
         "/organisations/{id}/holders": {
-            "get": op("The organisation's active holders", ok, missing, params=("id",)),
+            "get": op("The organisation's active holders; register_number (УБ85031214 or the certificate's "
+                      "PNOMN-UB85031214) narrows them to one person", ok, missing, params=("id", "register_number")),
             "post": op("Add a holder", made, bad, denied, missing, state, body=js, params=("id",))},
         "/holders/{id}/documents": {"post": op(
             "Upload a holder's document (application_form, id_card, appointment_order, subscriber_agreement)",
             made, (400, "Bad file"), denied, missing, body=multipart, params=("id",))},
         "/orders": {
-            "post": op("File an order: holder_id, profile (signing | authentication), optional key_type",
+            "post": op("File an order: holder_id, profile (signing | authentication | encryption), optional key_type",
                        made, bad, denied, missing, state, body=js),
             "get": op("Orders, newest first", ok, params=("status", "page"))},
         "/orders/{id}": {"get": op("One order", ok, missing, params=("id",))},

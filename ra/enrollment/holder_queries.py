@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from ra.auth.policy import require_visible, scope_organisations
+from ra.enrollment import register_number as rn
 from ra.enrollment.holder_models import (Appointment, AppointmentSlot, CertificateOrder, Counter, Holder,
                                          OrderImport, PositionChange, RevocationState)
 from ra.enrollment.models import GeneratedKind, Organisation
@@ -34,9 +35,14 @@ def get_holder(session, actor, holder_id) -> Holder:
     return _one(session, actor, sa.select(Holder).where(Holder.id == _id(holder_id)), Holder.organisation_id)
 
 
-def list_holders(session, actor, org: Organisation, *, include_departed: bool = False) -> list[Holder]:
+def list_holders(session, actor, org: Organisation, *, include_departed: bool = False,
+                 register_number: str = "") -> list[Holder]:
+    """``register_number`` in either form: as the RU keeps it (УБ85031214) or as a
+    certificate's serialNumber carries it (PNOMN-UB85031214, ``rn.from_ascii``)."""
     require_visible(actor, org)
     stmt = sa.select(Holder).where(Holder.organisation_id == org.id).options(selectinload(Holder.documents))
+    if register_number.strip():
+        stmt = stmt.where(Holder.register_number == rn.searchable(register_number))
     if not include_departed:
         stmt = stmt.where(Holder.status == HolderStatus.ACTIVE)
     return list(session.execute(scope_organisations(actor, stmt.order_by(Holder.surname, Holder.given_name),

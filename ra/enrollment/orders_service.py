@@ -139,7 +139,8 @@ def approve_order(session, actor, order: CertificateOrder, *, checked_document_i
     order.subject = build_subject(prof, SubjectData(
         latin_name=holder.latin_name, cyrillic_name=holder.full_name, register_number=holder.register_number,
         organisation=order.organisation.name, department=holder.department, position=holder.position,
-        email=holder.email)).rfc4514_string()
+        email=holder.email, latin_given_name=holder.latin_given_name,
+        latin_surname=holder.latin_surname)).rfc4514_string()
     order_states.transition(session, order, S.APPROVED, actor=actor, details={"subject": order.subject})
     order.decided_by_id, order.decided_at = actor.id, ports.clock.now()
     notify_parties(session, order, "order_approved", ports=ports)

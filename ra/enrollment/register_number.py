@@ -60,3 +60,41 @@ def parse(raw, today: date) -> tuple[RegisterNumber | None, object]:
         return None, _l("A certificate holder must be at least 18 years old (born %(date)s).",
                         date=born.isoformat())
     return RegisterNumber(value, born), None
+
+
+# The register number's two letters in ASCII, for the certificate's serialNumber
+# (ETSI EN 319 412-1 §5.1.3 "PNOMN-…" in a PrintableString, which has no
+# Cyrillic). MNS 5217 is not reversible here (И, Й, Ь and Ъ all become "i"; Ө and
+# О both "o" once diacritics go), so this fixed table keeps every letter
+# distinct, and every pair of letters decodes one way only (a test checks all
+# 35 × 35 pairs). The RU's records keep the Cyrillic form.
+ASCII_LETTERS = dict(zip(CYRILLIC_CAPITALS, (
+    "A B V G D YE YO J Z I IJ K L M N O OE P R S T U UE F KH TS CH SH SHCH QH YI QS E YU YA").split()))
+SEMANTICS_PREFIX = "PNOMN-"  # natural person, national identity number, Mongolia
+_ASCII_FORM = re.compile(r"^(?:PNOMN)?([A-Z]{2,8})(\d{8})$")
+_FROM_ASCII = {ASCII_LETTERS[a] + ASCII_LETTERS[b]: a + b for a in CYRILLIC_CAPITALS for b in CYRILLIC_CAPITALS}
+
+
+def to_ascii(value: str) -> str:
+    """'УБ85031214' → 'UB85031214'; 'ӨҮ85031214' → 'OEUE85031214'."""
+    return "".join(ASCII_LETTERS[c] for c in value[:2]) + value[2:]
+
+
+def semantics_identifier(value: str) -> str:
+    """The certificate's serialNumber: 'УБ85031214' → 'PNOMN-UB85031214'."""
+    return SEMANTICS_PREFIX + to_ascii(value)
+
+
+def from_ascii(text) -> str | None:
+    """The Cyrillic register number written by ``to_ascii`` or
+    ``semantics_identifier`` ('PNOMN-UB85031214', 'ub85031214'), or None when
+    ``text`` is not such a form."""
+    match = _ASCII_FORM.match(normalise(text))  # normalise drops the hyphen after PNOMN
+    if match is None or match.group(1) not in _FROM_ASCII:
+        return None
+    return _FROM_ASCII[match.group(1)] + match.group(2)
+
+
+def searchable(text) -> str:
+    """What to look for when someone types a register number in either form."""
+    return from_ascii(text) or normalise(text)

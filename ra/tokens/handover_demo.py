@@ -72,3 +72,36 @@ def load_handover_demo(session, ports) -> dict:
             serials, _ = make_softhsm_stock(session, admin or approver, STOCK - in_stock, ports=ports,
                                             model="SoftHSM2 (demo e-token)", supplier="SoftHSM project")
     return {"orders": made_orders, "tokens": serials, "note": ""}
+
+
+def hand_over_one(session, ports):
+    """One handover carried out, so that the demo shows a certificate in the
+    current profile on a token, with its receipt. Idempotent: nothing when the
+    demo organisation already has a certificate, or without SoftHSM2. Commits
+    (the handover commits each step)."""
+    from ra.ca.models import Certificate
+    from ra.enrollment.holder_models import CertificateOrder
+    from ra.enrollment.order_states import OrderStatus
+    from ra.tokens import handover_jobs as jobs
+    from ra.tokens.models import Token
+
+    org = session.execute(sa.select(Organisation).where(Organisation.registry_number == ORGANISATION)
+                          ).scalar_one_or_none()
+    officer = _user(session, OFFICER)
+    if org is None or officer is None or ports.tokens.softhsm is None:
+        return None
+    has_one = session.scalar(sa.select(sa.func.count()).select_from(Certificate).join(
+        Holder, Holder.id == Certificate.holder_id).where(Holder.organisation_id == org.id))
+    order = session.scalars(sa.select(CertificateOrder).where(
+        CertificateOrder.organisation_id == org.id, CertificateOrder.status == OrderStatus.APPROVED)
+        .order_by(CertificateOrder.id).limit(1)).first()
+    serial = session.scalars(sa.select(Token.serial).where(Token.status == TokenStatus.IN_STOCK)
+                             .order_by(Token.id).limit(1)).first()
+    if has_one or order is None or serial is None:
+        return None
+    result = jobs.start(session, officer, order, id_document_type="id_card",
+                        id_document_number=order.holder.register_number, token_serial=serial, random_pin=True,
+                        ports=ports)
+    if not result.completed:
+        return None
+    return session.scalars(sa.select(Certificate).where(Certificate.order_id == order.id)).first()

@@ -6,6 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
+from ra.enrollment import register_number as rn
 from ra.enrollment.holder_models import CertificateOrder, Holder
 from ra.enrollment.order_states import OrderStatus
 from ra.errors import NotFound
@@ -70,7 +71,9 @@ def ready_orders(session, q: str = "", limit: int = 50) -> list[CertificateOrder
     q = (q or "").strip()
     if q:
         like = f"%{q.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(Holder.register_number).like(like),
+        # A register number read off a certificate (PNOMN-UB85031214) finds its Cyrillic record.
+        stmt = stmt.where(sa.or_(Holder.register_number == rn.searchable(q),
+                                 sa.func.lower(Holder.register_number).like(like),
                                  sa.func.lower(Holder.given_name).like(like), sa.func.lower(Holder.surname).like(like),
                                  sa.func.lower(Holder.latin_given_name).like(like)))
     return list(session.execute(stmt.order_by(CertificateOrder.decided_at.desc().nulls_last(), CertificateOrder.id.desc())

@@ -81,7 +81,7 @@ def subject_data(order) -> SubjectData:
     h = order.holder
     return SubjectData(latin_name=h.latin_name, cyrillic_name=h.full_name, register_number=h.register_number,
                        organisation=order.organisation.name, department=h.department, position=h.position,
-                       email=h.email)
+                       email=h.email, latin_given_name=h.latin_given_name, latin_surname=h.latin_surname)
 
 
 def _subject(order, ports) -> x509.Name:

@@ -18,9 +18,10 @@ CYRILLIC_HOLDER = SubjectData(
     latin_name="Batbayar Dorj", cyrillic_name="Батбаяр Дорж", register_number="УБ90010112",
     organisation="Нийслэлийн Засаг даргын Тамгын газар", department="Мэдээллийн технологийн хэлтэс",
     position="Ахлах мэргэжилтэн", email="batbayar@ub.gov.mn")
-# django-ca writes serialNumber as PrintableString: it cannot carry Cyrillic.
+# A second holder with other letters; the serialNumber is ASCII (PNOMN-…), so
+# django-ca, which writes it as PrintableString, issues for both.
 LATIN_HOLDER = SubjectData(
-    latin_name="Oyun Erdene", cyrillic_name="Оюун Эрдэнэ", register_number="UB85020304",
+    latin_name="Oyun Erdene", cyrillic_name="Оюун Эрдэнэ", register_number="ӨҮ85020304",
     organisation="Нийслэлийн Засаг даргын Тамгын газар", department="Санхүүгийн хэлтэс",
     position="Нягтлан бодогч", email="oyun@ub.gov.mn")
 

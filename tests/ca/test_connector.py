@@ -15,7 +15,9 @@ from ra.ca import jobs, service
 from ra.ca.models import Certificate, CertificateRequest
 from ra.ca.states import CertificateStatus, RequestStatus
 from ra.errors import RAError
+from ra.enrollment.register_number import semantics_identifier
 from ra.extensions import db
+from ra.profiles import STATE_CA_POLICY
 from tests.ca.conftest import make_csr, new_key, openssl, write_chain
 
 
@@ -59,12 +61,17 @@ def test_issued_certificate_verifies_with_openssl_and_carries_the_profile(ctx, p
 
     text = openssl("x509", "-in", str(tmp_path / "cert.pem"), "-noout", "-text", "-nameopt",
                    "utf8,sep_comma_plus_space").stdout.decode()
-    assert "Digital Signature, Non Repudiation" in text            # signing profile's key usage
-    assert "E-mail Protection, TLS Web Client Authentication" in text
+    # ETSI EN 319 412-2 §4.3.2: a signing certificate has nonRepudiation alone.
+    assert "Non Repudiation" in text and "Digital Signature" not in text
+    assert "E-mail Protection" in text
+    assert f"email:{holder.email}" in text                         # subjectAltName rfc822Name
+    assert f"Policy: {STATE_CA_POLICY}" in text
     subject_line = next(line for line in text.splitlines() if line.strip().startswith("Subject:"))
     assert "C=MN" in subject_line
     assert f"CN={holder.latin_name}" in subject_line
-    assert f"serialNumber={holder.register_number}" in subject_line
+    assert f"GN={holder.latin_name.split()[0]}" in subject_line and f"SN={holder.latin_name.split()[1]}" in subject_line
+    assert f"serialNumber={semantics_identifier(holder.register_number)}" in subject_line
+    assert "emailAddress" not in subject_line
     assert holder.organisation in subject_line
     assert "Subject chosen by the requester" not in text          # the RU decides the subject
 
@@ -97,7 +104,9 @@ def test_issued_certificate_verifies_with_openssl_and_carries_the_profile(ctx, p
         facts = json.loads(records[0].details)
     assert (facts["request_id"], facts["profile"], facts["key_type"]) == (
         outcome.request.request_id, "signing", "rsa2048")
-    assert (facts["subject"], facts["order_id"], facts["connector"]) == (cert.subject, order.id, connector.name)
+    assert (facts["order_id"], facts["connector"]) == (order.id, connector.name)
+    # The RU's record of the subject also names the e-mail, which the certificate carries in its SAN.
+    assert facts["subject"] == f"1.2.840.113549.1.9.1={holder.email},{cert.subject}"
     issued = json.loads(records[-1].details)
     assert (issued["from"], issued["to"], issued["serial"]) == ("pending", "issued", cert.serial)
     assert records[-1].actor == "officer@ra.ub.gov.mn"

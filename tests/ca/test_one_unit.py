@@ -21,7 +21,7 @@ from ra.ca.embedded import EmbeddedCA
 from ra.ca.models import Certificate, CertificateRequest, EmbeddedIssued
 from ra.ca.states import RequestStatus
 from ra.extensions import db
-from ra.profiles import DEFAULT_PROFILES, build_subject
+from ra.profiles import DEFAULT_PROFILES, build_subject, certificate_name
 from tests.ca.conftest import CYRILLIC_HOLDER, LATIN_HOLDER, make_csr, new_key
 
 
@@ -108,8 +108,13 @@ def test_one_record_carries_the_request_and_the_issuance(ctx, ports, unique):
     details = json.loads(record.details)
     assert (record.action, record.actor) == ("certificate_request.issued", "officer")
     assert details["request"] == {
-        "request_id": request_id, "profile": "signing", "key_type": "ec-p256", "subject": cert.subject,
+        "request_id": request_id, "profile": "signing", "key_type": "ec-p256",
+        "subject": build_subject(DEFAULT_PROFILES["signing"], CYRILLIC_HOLDER).rfc4514_string(),
         "order_id": None, "holder_id": None, "connector": "embedded"}
+    # The RU's record names the e-mail; the certificate carries it in the subjectAltName.
+    assert details["request"]["subject"].startswith(f"1.2.840.113549.1.9.1={CYRILLIC_HOLDER.email},")
+    assert cert.subject == certificate_name(DEFAULT_PROFILES["signing"],
+                                            build_subject(DEFAULT_PROFILES["signing"], CYRILLIC_HOLDER)).rfc4514_string()
     assert (details["from"], details["to"], details["serial"]) == ("pending", "issued", cert.serial)
     assert details["issuer"] == parsed.issuer.rfc4514_string() == cert.issuer
     assert cert.subject == parsed.subject.rfc4514_string()

@@ -16,6 +16,7 @@ from ra.enrollment.holder_models import HolderDocumentKind, OrderKind, Revocatio
 from ra.enrollment.holder_queries import awaiting_revocation
 from ra.enrollment.order_states import OrderStatus
 from ra.errors import Conflict, InvalidTransition, PermissionDenied, UserError, ValidationFailed
+from ra.enrollment import register_number as rn
 from ra.extensions import db
 from tests.enrollment.helpers import (active_org, api_token, approved_order, make_holder, submitted_order,
                                       upload_documents)
@@ -42,7 +43,9 @@ def test_filing_and_approval_are_audited_and_the_subject_comes_from_the_profile(
                          ports=ports)
     commit()
     assert order.status == OrderStatus.APPROVED and order.decided_by_id == officer.id
-    assert "CN=Bat-Erdene Tserendorj" in order.subject and f"2.5.4.5={order.holder.register_number}" in order.subject
+    assert "CN=Bat-Erdene Tserendorj" in order.subject
+    assert f"2.5.4.5=PNOMN-{rn.to_ascii(order.holder.register_number)}" in order.subject  # ETSI semantics identifier
+    assert "2.5.4.42=Bat-Erdene" in order.subject and "2.5.4.4=Tserendorj" in order.subject
     assert "C=MN" in order.subject and "Ахлах мэргэжилтэн" in order.subject
     assert _actions(order, since) == ["order.created", "order.submitted", "order.approved"]
     assert verify(db.session).ok

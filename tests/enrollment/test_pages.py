@@ -135,3 +135,19 @@ def test_every_new_api_route_is_described():
     for p in ("/organisations/{id}/holders", "/holders/{id}/documents", "/orders", "/orders/import",
               "/orders/{id}/approve", "/orders/{id}/reject", "/orders/{id}/cancel", "/appointments"):
         assert p in paths
+
+
+def test_api_finds_a_holder_by_register_number_in_either_form(client, app, ports):
+    """A certificate's serialNumber (PNOMN-CHD…, ETSI EN 319 412-1) leads back to
+    the holder the RU keeps under the Cyrillic number (ЧД…)."""
+    s = _setup(app, ports)
+    auth = {"Authorization": f"Bearer {s['token']}"}
+    created = client.post(f"/api/v1/organisations/{s['org_id']}/holders", headers=auth, json={
+        "surname": "Энхбаяр", "given_name": "Өнөр", "register_number": "ӨҮ01251212", "position": "Багш",
+        "email": f"unur@{s['domain']}"})
+    assert created.status_code == 201, created.json
+    url = f"/api/v1/organisations/{s['org_id']}/holders?register_number="
+    for typed in ("ӨҮ01251212", "өү01251212", "PNOMN-OEUE01251212", "OEUE01251212"):
+        found = client.get(url + typed, headers=auth).json["holders"]
+        assert [h["register_number"] for h in found] == ["ӨҮ01251212"], typed
+    assert client.get(url + "PNOMN-OUE01251212", headers=auth).json["holders"] == []  # О+Ү… is not Ө+Ү

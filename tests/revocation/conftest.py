@@ -27,7 +27,6 @@ from tests.enrollment.helpers import active_org, api_token, make_holder
 from tests.factories import make_staff
 # The real django-ca `peer` fixture lives in tests/conftest.py (one server per session).
 
-LATIN_REGISTER = "UB85020304"  # django-ca writes serialNumber as PrintableString
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -109,7 +108,7 @@ def new_token(ports, serial: str | None = None) -> Token:
     return token
 
 
-def issue(ports, world: World, *, token: Token | None | bool = True, holder=None, latin: bool = False,
+def issue(ports, world: World, *, token: Token | None | bool = True, holder=None,
           profile: str = "signing") -> Issued:
     """A holder of ``world``'s organisation with a certificate signed by ``ports.ca``
     (the embedded CA, or django-ca when the test switched it) on a token."""
@@ -118,7 +117,7 @@ def issue(ports, world: World, *, token: Token | None | bool = True, holder=None
     org = db.session.get(Organisation, world.org_id)
     holder = holder or make_holder(db.session, ports, org, user(world.registrar))
     subject = SubjectData(latin_name=holder.latin_name, cyrillic_name=holder.full_name,
-                          register_number=LATIN_REGISTER if latin else holder.register_number,
+                          register_number=holder.register_number,
                           organisation=org.name, department=holder.department, position=holder.position,
                           email=holder.email)
     import uuid

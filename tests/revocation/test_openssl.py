@@ -244,3 +244,8 @@ def test_crl_publish_for_cron(live, tmp_path):
     # The URL serves the same CRL the cron job made.
     served = x509.load_der_x509_crl(urllib.request.urlopen(f"{live.base}/ca/crl/issuing-g1.crl", timeout=30).read())
     assert served.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == numbers[0]
+    # Each publication also signs an audit checkpoint, shipped to the operator's file.
+    shipped = Path(app.config["AUDIT_CHECKPOINTS"]).read_text().splitlines()
+    assert len(shipped) >= 2 and "audit checkpoint: records 1-" in second.output
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0 and "signed checkpoints agree" in verified.output, verified.output

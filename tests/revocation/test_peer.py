@@ -41,7 +41,7 @@ def _record(app, certificate_id):
 
 def test_revocation_at_django_ca_matches_its_crl(app, client, ports, world, django, peer, tmp_path):
     with app.app_context():
-        revoked, kept = issue(ports, world, latin=True), issue(ports, world, latin=True)
+        revoked, kept = issue(ports, world), issue(ports, world)
     made = client.post("/api/v1/revocations", headers=auth(world, world.registrar),
                        json={"certificate_serial": revoked.serial, "reason": "keyCompromise",
                              "invalidity_date": "2026-11-01T10:00:00+08:00"}).get_json()
@@ -78,7 +78,7 @@ def test_revocation_at_django_ca_matches_its_crl(app, client, ports, world, djan
 def test_a_ca_outage_during_approval_is_queued_then_published(app, client, ports, world, django, peer, monkeypatch,
                                                               tmp_path):
     with app.app_context():
-        issued = issue(ports, world, latin=True)
+        issued = issue(ports, world)
     made = client.post("/api/v1/revocations", headers=auth(world, world.registrar),
                        json={"certificate_serial": issued.serial, "reason": "superseded"}).get_json()
     client.post(f"/api/v1/revocations/{made['id']}/approve", headers=auth(world, world.officer), json={})
@@ -115,7 +115,7 @@ def test_a_ca_outage_during_approval_is_queued_then_published(app, client, ports
 
 def test_a_lost_token_with_a_ca_that_cannot_hold(app, client, ports, world, django, peer, mail, tmp_path):
     with app.app_context():
-        issued = issue(ports, world, latin=True)
+        issued = issue(ports, world)
     mail.clear()
     body = {"email": issued.holder_email, "token_serial": issued.token_serial}
     ref = client.post("/api/v1/lost-token-reports", json=body, buffered=True).get_json()["id"]

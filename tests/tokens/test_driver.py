@@ -124,7 +124,7 @@ def test_key_generated_on_token_never_extractable_then_csr_and_certificate(drive
                 "--id", key.key_id.hex(), "--output-file", str(tmp_path / "pub.der"))
     assert csr.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) \
         == (tmp_path / "pub.der").read_bytes() == key.public_key_info
-    assert csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == "УБ99010112"
+    assert csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == "PNOMN-UB99010112"
     openssl = subprocess.run(["openssl", "req", "-inform", "DER", "-verify", "-noout"], input=csr_der,
                              capture_output=True, timeout=30)
     assert openssl.returncode == 0 and b"verify OK" in openssl.stdout + openssl.stderr

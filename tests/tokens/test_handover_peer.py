@@ -3,13 +3,14 @@ once per session by ``tests/ca``'s fixtures), directly and behind a proxy that
 makes it fail the ways a CA does. One certificate per order, whatever happens."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ra.ca.states import RequestStatus
 from ra.extensions import db
-from ra.profiles import build_subject
 from ra.tokens import handover_jobs as jobs
 from ra.tokens import handover_service as svc
 from ra.tokens.handover_states import HandoverStep as H
@@ -19,17 +20,6 @@ from tests.tokens.test_handover_support import HOLDER_PIN, certificates_of, open
 from tests.tokens.test_handover_support import handover_of as _handover
 
 SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
-
-
-def latin_order(session, ports):
-    """django-ca writes serialNumber as PrintableString, which cannot carry the
-    register number's Cyrillic letters (``tests/ca`` uses a Latin holder for the
-    same reason): this holder's number is given Latin letters after approval."""
-    order = ready_order(session, ports)
-    order.holder.register_number = "UB" + order.holder.register_number[2:]
-    order.subject = build_subject(ports.profiles[order.profile], svc.subject_data(order)).rfc4514_string()
-    session.flush()
-    return order
 
 
 def _start(staff, ports, order, token, **kw):
@@ -57,7 +47,7 @@ def _on_token(ports, driver, order, token):
 def test_a_full_handover_with_the_real_django_ca(ctx, ports, staff, driver, stock, peer, monkeypatch, tmp_path):
     monkeypatch.setattr(ports, "ca", django_connector(peer.ra_ca))
     token = stock(1).tokens[0]
-    order = latin_order(db.session, ports)
+    order = ready_order(db.session, ports)  # Cyrillic register number: PNOMN-… is ASCII
     result = _start(staff, ports, order, token)
     assert result.error is None and result.completed
     cert = _on_token(ports, driver, order, token)
@@ -72,7 +62,7 @@ def test_the_ca_down_at_step_6_pauses_the_handover_and_resume_issues_once(ctx, e
     monkeypatch.setattr(ports, "ca", django_connector(misbehaving.ra_ca(retries=0, grace=1)))
     ports.ca.chain()  # read while the CA was healthy
     token = stock(1).tokens[0]
-    order = latin_order(db.session, ports)
+    order = ready_order(db.session, ports)  # Cyrillic register number: PNOMN-… is ASCII
     misbehaving.mode = "error"
     result = _start(staff, ports, order, token)
     assert result.error is not None and result.error.code == "ca_error" and result.step == H.CSR_SIGNED
@@ -98,7 +88,7 @@ def test_a_ca_that_answers_too_late_still_gives_one_certificate(ctx, ports, staf
     ports.ca.chain()  # read while the CA answers promptly
     ports.ca.timeout = 0.5
     token = stock(1).tokens[0]
-    order = latin_order(db.session, ports)
+    order = ready_order(db.session, ports)  # Cyrillic register number: PNOMN-… is ASCII
     misbehaving.plans = ["hold-answer"]  # django-ca signs; its answer is held until the test ends
     result = _start(staff, ports, order, token)
     assert result.error.code == "ca_timeout" and result.step == H.CSR_SIGNED
@@ -113,11 +103,14 @@ def test_a_ca_that_answers_too_late_still_gives_one_certificate(ctx, ports, staf
 
 def test_a_ca_refusal_stops_the_handover_and_cancel_returns_the_token(ctx, en, ports, staff, driver, stock, peer,
                                                                       monkeypatch):
-    """django-ca cannot write a Cyrillic serialNumber: it refuses, the request is on
-    record as rejected, no certificate exists, and the token goes back to stock."""
+    """django-ca cannot add qcStatements: for a profile that asks for them the
+    connector refuses, the request is on record as rejected, no certificate
+    exists, and the token goes back to stock."""
     monkeypatch.setattr(ports, "ca", django_connector(peer.ra_ca))
     token = stock(1).tokens[0]
     order = ready_order(db.session, ports)
+    monkeypatch.setitem(ports.profiles, order.profile, dataclasses.replace(ports.profiles[order.profile],
+                                                                           qc_statements=True))
     result = _start(staff, ports, order, token)
     assert result.error is not None and result.error.code == "ca_rejected"
     h = _handover(order)
