@@ -54,7 +54,8 @@ SETTINGS = (
             "`1` (default): a second RU officer or manager approves revocations other than the holder's own "
             "lost-token report; `0` turns dual control off"),
     Setting("RA_SESSION_IDLE_MINUTES", "SESSION_IDLE_MINUTES", "Idle session timeout in minutes. Default: 30"),
-    Setting("RA_SECURE_COOKIES", "SESSION_COOKIE_SECURE", "`1` behind https: cookies get the Secure flag"),
+    Setting("RA_SECURE_COOKIES", "SESSION_COOKIE_SECURE",
+            "`1` behind https: cookies get the Secure flag and answers carry HSTS (one year)"),
 )
 
 

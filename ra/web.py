@@ -88,6 +88,10 @@ def init_app(app) -> None:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; frame-ancestors 'none'; form-action 'self'")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            # Served over https (RA_SECURE_COOKIES=1): browsers must never fall back to
+            # plain http, where the session cookie could be read or stripped.
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.path.startswith(("/api/", "/login")) or resp.mimetype == "application/pdf":
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
