@@ -28,6 +28,9 @@ def create_app(config: dict | None = None) -> Flask:
     for noisy in ("weasyprint", "fontTools", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    from ra.web import BoundedInt
+    app.url_map.converters["int"] = BoundedInt  # before any route is added
+
     _init_extensions(app)
     _init_ports(app)
     _register_blueprints(app)

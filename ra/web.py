@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from ra.errors import RAError, ValidationFailed
 from ra.i18n import LANGUAGES, _l
@@ -23,6 +24,46 @@ HTTP_MESSAGES = {
     413: _l("The file is larger than 10 MB."),
     429: _l("Too many attempts. Try again later."),
 }
+
+
+# Ids are BIGINT on PostgreSQL and SQLite's INTEGER: a larger number can name no row,
+# and handing it to the driver raises OverflowError.
+MAX_ID = 2**63 - 1
+MAX_PAGE = 1_000_000  # keeps OFFSET (page × rows per page) far inside a BIGINT
+
+
+class BoundedInt(IntegerConverter):
+    """The ``<int:…>`` converter of every route: a number no id can have is a 400."""
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 19:  # also spares int() a 5,000-digit string
+            raise BadRequest()
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise BadRequest()
+        return number
+
+
+class BadQuery(RAError):
+    status = 400
+    code = "bad_query"
+    default_message = _l("The value of “%(name)s” in the address is not valid.")
+
+
+def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
+    """A whole-number query parameter: absent gives ``default``; anything that is not
+    a number in [minimum, maximum] is a 400 (not a silent default, not a 500)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not minimum <= int(raw) <= maximum:
+        raise BadQuery(name=name)
+    return int(raw)
+
+
+def page_arg(name: str = "page") -> int:
+    """The pagination helper: ``?page=`` from 1 to ``MAX_PAGE``, default 1."""
+    return int_arg(name, 1, minimum=1, maximum=MAX_PAGE)
 
 
 def wants_json() -> bool:

@@ -45,7 +45,12 @@ def actor():
     return g.api_user
 
 
-def json_body() -> dict:
+def json_body(*, optional: bool = False) -> dict:
+    """The request's JSON object; every route reads its body through here, so a body
+    that is a list, a string or broken JSON is a 400, never an AttributeError.
+    ``optional``: an empty body counts as ``{}`` (actions whose fields are optional)."""
+    if optional and not request.get_data(cache=True):
+        return {}
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise UserError(_l("The request body must be a JSON object."), code="bad_json")

@@ -1,7 +1,7 @@
 """Onboarding in the JSON API, on the same services and policies as the pages."""
 from __future__ import annotations
 
-from flask import jsonify, request, send_file, url_for
+from flask import jsonify, send_file, url_for
 
 from ra.api import actor, json_body, token_required
 from ra.auth import policy
@@ -94,7 +94,7 @@ def register_api(bp):
     @bp.route("/organisations/<int:org_id>/activate", methods=["POST"])
     @token_required
     def activate_organisation(org_id):
-        body = request.get_json(silent=True) or {}
+        body = json_body(optional=True)
         contract_date = None
         if body.get("contract_date"):
             from datetime import date

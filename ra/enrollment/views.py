@@ -15,6 +15,7 @@ from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import current_ports
 from ra.uploads import MAX_BYTES
+from ra.web import page_arg
 
 bp = Blueprint("enrollment", __name__)
 
@@ -99,7 +100,7 @@ def list_organisations():
         status = OrganisationStatus(status) if status else None
     except ValueError:
         abort(400)
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     rows, total = queries.list_organisations(db.session, _user(), status=status, q=request.args.get("q", ""),
                                              page=page)
     return render_template("enrollment/list.html", rows=rows, total=total, page=page, status=status,

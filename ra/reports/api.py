@@ -19,6 +19,7 @@ from ra.reports import policy as P
 from ra.reports.exports import Texts
 from ra.reports.periods import BUCKETS, parse_filter, parse_month
 from ra.reports.tables import Table
+from ra.web import int_arg, page_arg
 
 MAX_PER_PAGE = 1000
 
@@ -40,12 +41,7 @@ def _group_by(allowed: tuple, default: str) -> str:
 
 
 def _page_args() -> tuple[int, int]:
-    try:
-        page = max(1, int(request.args.get("page") or 1))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page") or 100)))
-    except ValueError:
-        raise UserError(_l("“page” and “per_page” must be whole numbers."), code="bad_number") from None
-    return page, per_page
+    return page_arg(), min(MAX_PER_PAGE, int_arg("per_page", 100, minimum=1))
 
 
 def _value(v, texts=str):

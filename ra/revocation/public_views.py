@@ -30,7 +30,7 @@ from ra.revocation import jobs, lost_reports, publication
 from ra.revocation.errors import ReportsThrottled
 from ra.revocation.forms import LostConfirmForm, LostReportForm
 from ra.revocation.views import bp
-from ra.web import error_response
+from ra.web import error_response, page_arg
 
 LIST_PAGE = 100
 OCSP_MAX_BYTES = 64 * 1024
@@ -135,7 +135,7 @@ def crl_pem(name):
 def published_lists():
     ports = current_ports()
     which = request.args.get("list", "")
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     shown = []
     for authority in ports.ca.authorities():
         shown.append((authority, publication.lists_of(authority.name, ports.ca.crl(authority.name))))

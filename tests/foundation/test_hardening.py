@@ -58,3 +58,38 @@ def test_private_files_are_readable_by_the_apps_user_only(tmp_path):
         assert {oct(_mode(d)) for d in folders} == {"0o700"}
     finally:
         os.umask(previous)
+
+
+def _officer(app) -> tuple[str, dict]:
+    from ra.extensions import db
+    from tests.enrollment.helpers import api_token
+    from tests.factories import make_staff
+
+    with app.app_context():
+        user = make_staff(db.session, app.extensions["ra.ports"])
+        token = api_token(db.session, user)
+        email = user.email
+        db.session.commit()
+    return email, {"Authorization": f"Bearer {token}"}
+
+
+def test_numbers_no_row_can_have_are_a_400_not_a_500(app, client):
+    from tests.enrollment.helpers import login
+
+    huge = str(2**64)
+    login(client, _officer(app)[0])
+    for path in (f"/organisations/{huge}", f"/tokens/{huge}", f"/organisations/{'9' * 5000}",
+                 f"/organisations?page={huge}", f"/tokens/?page={huge}", "/tokens/?page=abc"):
+        assert client.get(path).status_code == 400, path
+
+
+def test_a_json_body_that_is_not_an_object_is_a_400(app, client):
+    headers = _officer(app)[1]
+    for body in ("[]", '"x"', "3", "null", "{broken"):
+        for path in ("/api/v1/organisations/1/activate", "/api/v1/handovers/1/resume",
+                     "/api/v1/handovers/1/cancel", "/api/v1/organisations/1/reject"):
+            resp = client.post(path, headers=headers, data=body, content_type="application/json")
+            assert resp.status_code == 400, (path, body, resp.status_code)
+            assert resp.get_json()["error"]["code"] == "bad_json"
+    for path in (f"/api/v1/organisations/{2**64}", f"/api/v1/orders?page={2**64}", "/api/v1/orders?page=abc"):
+        assert client.get(path, headers=headers).status_code == 400, path
