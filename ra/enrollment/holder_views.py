@@ -27,7 +27,7 @@ from ra.errors import RAError, UserError, ValidationFailed
 from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import LOCAL_TZ, current_ports
-from ra.uploads import MAX_BYTES
+from ra.uploads import MAX_BYTES, send_upload
 from ra.web import int_arg, page_arg
 
 log = logging.getLogger("ra.enrollment")
@@ -234,8 +234,8 @@ def remove_holder(holder_id):
 def download_holder_document(doc_id):
     doc = hs.get_holder_document(db.session, _user(), doc_id)
     policy.require(ep.can_download_holder_document(_user(), doc.holder))
-    return send_file(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
-                     as_attachment=request.args.get("inline") != "1", download_name=doc.original_name)
+    return send_upload(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
+                       download_name=doc.original_name)
 
 
 @bp.route("/holder-documents/<int:doc_id>/check", methods=["POST"])

@@ -14,7 +14,7 @@ from ra.errors import RAError, ValidationFailed
 from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import current_ports
-from ra.uploads import MAX_BYTES
+from ra.uploads import MAX_BYTES, send_upload
 from ra.web import page_arg
 
 bp = Blueprint("enrollment", __name__)
@@ -152,8 +152,8 @@ def upload_document(org_id, kind):
 def download_document(doc_id):
     doc = queries.get_document(db.session, _user(), doc_id)
     policy.require(policy.can_download_organisation_document(_user(), doc.organisation))
-    return send_file(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
-                     as_attachment=True, download_name=doc.original_name)
+    return send_upload(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
+                       download_name=doc.original_name)
 
 
 @bp.route("/organisations/<int:org_id>/contract.pdf")
