@@ -50,6 +50,10 @@ SETTINGS = (
     Setting("RA_TOKEN_ESCROW_KEY", "TOKEN_ESCROW_KEY",
             "Key (base64url, 32 bytes) that encrypts escrowed SO PINs (AES-GCM). Default: generated once into "
             "`instance/token_escrow_key` (mode 600). Back it up apart from the database."),
+    Setting("RA_CA_KEY", "CA_KEY",
+            "Key (base64, 32 bytes) that seals the embedded CA's private keys (AES-GCM). Default: generated once "
+            "into `instance/ca_key` (mode 600); keys sealed by older versions are re-sealed under it. "
+            "Back it up apart from the database."),
     Setting("RA_REVOCATION_DUAL_CONTROL", "REVOCATION_DUAL_CONTROL",
             "`1` (default): a second RU officer or manager approves revocations other than the holder's own "
             "lost-token report; `0` turns dual control off"),
@@ -92,6 +96,7 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "MAIL_FROM": env.get("RA_MAIL_FROM") or "noreply@ra.localhost",
         "BASE_URL": (env.get("RA_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "CA": env.get("RA_CA") or "embedded",
+        "CA_KEY": env.get("RA_CA_KEY") or None,
         "SESSION_IDLE_MINUTES": env.get("RA_SESSION_IDLE_MINUTES") or "30",
         "SESSION_COOKIE_SECURE": (env.get("RA_SECURE_COOKIES") or "0") in ("1", "true", "yes"),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -133,5 +138,14 @@ def validate(cfg: dict) -> None:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be a whole number") from None
     if minutes < 1:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be at least 1")
+    if cfg.get("CA_KEY"):
+        import base64
+        import binascii
+        try:
+            ok = len(base64.b64decode(str(cfg["CA_KEY"]).strip(), validate=True)) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError("RA_CA_KEY must be 32 bytes, base64-encoded")
     if not str(cfg["CA"]).startswith(("embedded", "django-ca+")):
         raise ConfigError("RA_CA must be `embedded` or `django-ca+https://…`")

@@ -49,11 +49,11 @@ def test_private_files_are_readable_by_the_apps_user_only(tmp_path):
             with db.engine.connect() as conn:  # the WAL exists while a connection is open
                 conn.execute(sa.text("SELECT * FROM probe")).all()
                 files = [instance / "ra.sqlite3", instance / "ra.sqlite3-wal", ports.files.path(stored),
-                         instance / "secret_key", instance / "token_escrow_key",
+                         instance / "secret_key", instance / "token_escrow_key", instance / "ca_key",
                          *(instance / "mail").glob("*.eml")]
                 modes = {str(p.relative_to(instance)): oct(_mode(p)) for p in files}
             db.engine.dispose()
-        assert len(modes) == 6 and set(modes.values()) == {"0o600"}, modes
+        assert len(modes) == 7 and set(modes.values()) == {"0o600"}, modes
         folders = [instance, instance / "mail", ports.files.path(stored).parent]
         assert {oct(_mode(d)) for d in folders} == {"0o700"}
     finally:
