@@ -40,6 +40,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     from ra.cli import register_cli
     register_cli(app)
+
+    from ra import proxies
+    proxies.install(app, app.config.get("TRUSTED_PROXIES"))
     return app
 
 

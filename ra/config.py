@@ -58,6 +58,10 @@ SETTINGS = (
             "`1` (default): a second RU officer or manager approves revocations other than the holder's own "
             "lost-token report; `0` turns dual control off"),
     Setting("RA_SESSION_IDLE_MINUTES", "SESSION_IDLE_MINUTES", "Idle session timeout in minutes. Default: 30"),
+    Setting("RA_TRUSTED_PROXIES", "TRUSTED_PROXIES",
+            "The reverse proxies in front of the app, whose X-Forwarded-For/-Proto are believed: a hop count "
+            "(`1`) or their addresses/CIDRs (`10.0.0.0/8,192.0.2.7`). Throttles and audit records then key on "
+            "the real client. Default: none (X-Forwarded-* ignored)"),
     Setting("RA_SECURE_COOKIES", "SESSION_COOKIE_SECURE",
             "`1` behind https: cookies get the Secure flag and answers carry HSTS (one year)"),
 )
@@ -98,6 +102,7 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "CA": env.get("RA_CA") or "embedded",
         "CA_KEY": env.get("RA_CA_KEY") or None,
         "SESSION_IDLE_MINUTES": env.get("RA_SESSION_IDLE_MINUTES") or "30",
+        "TRUSTED_PROXIES": env.get("RA_TRUSTED_PROXIES") or "",
         "SESSION_COOKIE_SECURE": (env.get("RA_SECURE_COOKIES") or "0") in ("1", "true", "yes"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -138,6 +143,11 @@ def validate(cfg: dict) -> None:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be a whole number") from None
     if minutes < 1:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be at least 1")
+    from ra.proxies import parse as parse_proxies
+    try:
+        parse_proxies(cfg.get("TRUSTED_PROXIES"))
+    except ValueError as exc:
+        raise ConfigError(f"RA_TRUSTED_PROXIES: {exc}; give a hop count or addresses/CIDRs") from None
     if cfg.get("CA_KEY"):
         import base64
         import binascii

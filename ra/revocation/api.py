@@ -105,7 +105,7 @@ def register_api(bp):
         asked = public_views.report(email, serial)
         if asked.throttled:
             return public_views.throttled_response(asked)
-        resp = jsonify({"id": asked.reference, "message": str(public_views.sent_if_matched()),
+        resp = jsonify({"id": asked.receipt, "message": str(public_views.sent_if_matched()),
                         "valid_minutes": lost_reports.CODE_MINUTES})
         resp.status_code = 202
         return public_views.send_after_response(resp, asked)

@@ -37,6 +37,7 @@ OCSP_MAX_BYTES = 64 * 1024
 
 
 def client_address() -> str:
+    """The client's own address (behind the proxies named in RA_TRUSTED_PROXIES)."""
     return request.remote_addr or "-"
 
 
@@ -91,7 +92,7 @@ def report_lost_token():
                                         message=ReportsThrottled(minutes=lost_reports.CODE_MINUTES).render()),
                         status=429)
         return send_after_response(resp, asked)
-    resp = redirect(url_for("revocation.confirm_lost_token", reference=asked.reference, sent=1), 303)
+    resp = redirect(url_for("revocation.confirm_lost_token", reference=asked.receipt, sent=1), 303)
     return send_after_response(resp, asked)
 
 
