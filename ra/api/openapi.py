@@ -51,7 +51,7 @@ def spec() -> dict:
                                    "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
                 "Registration": {"type": "object", "required": [
                     "name", "registry_number", "kind", "district", "address", "email_domains",
-                    "registrar_name", "registrar_position", "registrar_email", "registrar_phone"],
+                    "registrar_name", "registrar_position", "registrar_email", "registrar_phone", "password"],
                     "properties": {
                         "name": {"type": "string"}, "registry_number": {"type": "string", "pattern": "^[0-9]{7}$"},
                         "kind": {"type": "string"}, "district": {"type": "string"}, "address": {"type": "string"},
@@ -60,8 +60,7 @@ def spec() -> dict:
                         "registrar_name": {"type": "string"}, "registrar_position": {"type": "string"},
                         "registrar_email": {"type": "string", "format": "email"},
                         "registrar_phone": {"type": "string"},
-                        "password": {"type": "string", "minLength": 10,
-                                     "description": "generated and returned once when omitted"},
+                        "password": {"type": "string", "minLength": 10},
                         "locale": {"type": "string", "enum": ["mn", "en"]}}},
                 "Organisation": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "name": {"type": "string"}, "registry_number": {"type": "string"},
@@ -78,7 +77,10 @@ def spec() -> dict:
                 "tags": ["organisations"], "security": [],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Registration"}}}},
-                "responses": {"201": _resp("Registered; returns the registrar's API token once"),
+                "responses": {"202": _resp("Received. The same answer whether or not the registrar's address "
+                                           "already has an account; an e-mail to it says which", {
+                                               "type": "object", "required": ["message"],
+                                               "properties": {"message": {"type": "string"}}}),
                               **_errors(400, 422)}}},
             "/organisations/{id}": {"get": {
                 "summary": "An organisation (a registrar sees only their own)", "tags": ["organisations"],

@@ -40,6 +40,10 @@ def organisation_json(org) -> dict:
     }
 
 
+REGISTERED = _l("Thank you. We have sent an e-mail to the registration officer's address: it says how to "
+                "continue.")
+
+
 def register_api(bp):
     @bp.route("/organisations", methods=["POST"])
     def create_organisation():
@@ -47,15 +51,10 @@ def register_api(bp):
         fields = {k: str(body.get(k) or "") for k in service.REQUIRED + ("phone",)}
         data = service.Registration(**fields, password=body.get("password") or None,
                                     locale=str(body.get("locale") or "mn"))
-        org, user, generated = service.register_organisation(db.session, data, ports=current_ports())
-        from ra.auth.service import issue_api_token
-        token = issue_api_token(db.session, user, user)
+        service.register_publicly(db.session, data, ports=current_ports())
         commit()
-        out = {"organisation": organisation_json(org), "registrar": {"id": user.id, "email": user.email},
-               "api_token": token}
-        if generated:
-            out["registrar"]["password"] = generated
-        return jsonify(out), 201
+        # The same answer whether or not the address already had an account.
+        return jsonify({"message": str(REGISTERED)}), 202
 
     @bp.route("/organisations/<int:org_id>")
     @token_required
