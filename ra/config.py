@@ -116,8 +116,6 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "mn",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ulaanbaatar",
-        "LOGIN_MAX_FAILURES": 10,
-        "LOGIN_LOCK_MINUTES": 15,
     }
     secret = env.get("RA_SECRET_KEY")
     cfg.update(overrides)

@@ -1,4 +1,4 @@
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ra import audit
@@ -33,8 +33,11 @@ def login():
                 commit()
             return redirect(safe_next_url(request.args.get("next")) or url_for("main.index"))
         if outcome.locked:
-            flash(_l("Too many failed attempts. The account is locked for 15 minutes."), "danger")
-            status = 429
+            flash(_l("Too many failed attempts. Wait %(seconds)d seconds, then try again.",
+                     seconds=outcome.retry_after), "danger")
+            resp = make_response(render_template("auth/login.html", form=form), 429)
+            resp.headers["Retry-After"] = str(outcome.retry_after)
+            return resp
         else:
             flash(_l("Wrong e-mail or password."), "danger")
             status = 401 if request.method == "POST" else 200
