@@ -58,6 +58,8 @@ SETTINGS = (
             "`1` (default): a second RU officer or manager approves revocations other than the holder's own "
             "lost-token report; `0` turns dual control off"),
     Setting("RA_SESSION_IDLE_MINUTES", "SESSION_IDLE_MINUTES", "Idle session timeout in minutes. Default: 30"),
+    Setting("RA_SESSION_MAX_HOURS", "SESSION_MAX_HOURS",
+            "Absolute session lifetime in hours, however active the session. Default: 12"),
     Setting("RA_TRUSTED_PROXIES", "TRUSTED_PROXIES",
             "The reverse proxies in front of the app, whose X-Forwarded-For/-Proto are believed: a hop count "
             "(`1`) or their addresses/CIDRs (`10.0.0.0/8,192.0.2.7`). Throttles and audit records then key on "
@@ -102,6 +104,7 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "CA": env.get("RA_CA") or "embedded",
         "CA_KEY": env.get("RA_CA_KEY") or None,
         "SESSION_IDLE_MINUTES": env.get("RA_SESSION_IDLE_MINUTES") or "30",
+        "SESSION_MAX_HOURS": env.get("RA_SESSION_MAX_HOURS") or "12",
         "TRUSTED_PROXIES": env.get("RA_TRUSTED_PROXIES") or "",
         "SESSION_COOKIE_SECURE": (env.get("RA_SECURE_COOKIES") or "0") in ("1", "true", "yes"),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -123,6 +126,7 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         cfg["SECRET_KEY"] = secret or _read_secret_key(instance)
     validate(cfg)
     cfg["SESSION_IDLE_MINUTES"] = int(cfg["SESSION_IDLE_MINUTES"])
+    cfg["SESSION_MAX_HOURS"] = int(cfg["SESSION_MAX_HOURS"])
     return cfg
 
 
@@ -141,6 +145,12 @@ def validate(cfg: dict) -> None:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be a whole number") from None
     if minutes < 1:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be at least 1")
+    try:
+        hours = int(cfg["SESSION_MAX_HOURS"])
+    except (TypeError, ValueError):
+        raise ConfigError("RA_SESSION_MAX_HOURS must be a whole number") from None
+    if not 1 <= hours <= 24 * 30:
+        raise ConfigError("RA_SESSION_MAX_HOURS must be between 1 and 720")
     from ra.proxies import parse as parse_proxies
     try:
         parse_proxies(cfg.get("TRUSTED_PROXIES"))

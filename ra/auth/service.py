@@ -179,5 +179,24 @@ def set_locale(session, user: User, locale: str) -> None:
 def change_role(session, actor, user: User, role: Role) -> None:
     old = user.role
     user.role = role
-    user.session_version += 1
+    user.session_version += 1  # every session of the account ends (ASVS 3.3.x)
     audit.record(session, actor, "user.role_changed", user, {"from": old.value, "to": role.value})
+
+
+def end_sessions(session, actor, user: User, *, why: str) -> None:
+    """Ends every session of ``user``, on every device: each session carries the
+    account's session version, checked on every request (``ra.auth.session``), so
+    bumping it makes every copy of every cookie worthless (ASVS 3.3.1, 3.3.3)."""
+    user.session_version += 1
+    audit.record(session, actor, "user.sessions_ended", user, {"why": why})
+
+
+def change_password(session, user: User, current: str, new: str, *, ports) -> None:
+    """The account's own password change: the current password first; every other
+    session of the account ends (the caller starts a new one for this browser)."""
+    if not ports.passwords.verify(user.password_hash, current or ""):
+        raise UserError(_l("The current password is wrong."), field="current")
+    check_password_strength(new or "")
+    user.password_hash = ports.passwords.hash(new)
+    end_sessions(session, user, user, why="password_changed")
+    audit.record(session, user, "user.password_changed", user, {})
