@@ -109,7 +109,13 @@ def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         message = HTTP_MESSAGES.get(exc.code, exc.name)
-        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), message)
+        body, status = error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), message)
+        resp = app.make_response((body, status))
+        if getattr(exc, "valid_methods", None):  # RFC 9110 §15.5.6: a 405 says what is allowed
+            resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        if exc.code == 429 and getattr(exc, "retry_after", None):
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

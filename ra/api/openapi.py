@@ -30,6 +30,38 @@ def _decision(summary, body=None):
     return {"post": op}
 
 
+# What the framework itself may answer to any operation, whatever its domain does:
+# the bearer check, the role check, the one path converter, the one JSON-body and
+# query helpers, the request-size limit, and a backend (CA, database) that is down.
+COMMON = {
+    400: "Malformed input: a body that is not a JSON object, a bad query value, an id out of range",
+    401: "No or bad bearer token",
+    403: "Not allowed for this role",
+    404: "Not found (or not yours)",
+    413: "Request body over the size limit",
+    503: "An outside service (the CA) is unavailable; nothing was lost, try again later",
+}
+
+
+def complete(paths: dict) -> dict:
+    """Adds to each operation the statuses the framework can give it (``COMMON``),
+    so that the document lists every status an operation can return."""
+    for path, item in paths.items():
+        for method, op in item.items():
+            responses = op.setdefault("responses", {})
+            secured = op.get("security") != []
+            wanted = [400, 503]
+            if secured:
+                wanted += [401, 403]
+            if "{" in path:
+                wanted.append(404)
+            if method in ("post", "put", "patch"):
+                wanted.append(413)
+            for code in wanted:
+                responses.setdefault(str(code), _resp(COMMON[code], ERROR))
+    return paths
+
+
 def spec() -> dict:
     from ra.enrollment.holder_api import openapi_paths as holder_paths
     from ra.reports.api import openapi_paths as report_paths
@@ -71,7 +103,7 @@ def spec() -> dict:
             },
         },
         "security": [{"bearer": []}],
-        "paths": {
+        "paths": complete({
             "/organisations": {"post": {
                 "summary": "Self-registration of an organisation and its registration officer's account",
                 "tags": ["organisations"], "security": [],
@@ -111,5 +143,5 @@ def spec() -> dict:
             **handover_paths(),
             **revocation_paths(),
             **report_paths(),
-        },
+        }),
     }

@@ -49,7 +49,8 @@ def register_api(bp):
     def create_organisation():
         body = json_body()
         fields = {k: str(body.get(k) or "") for k in service.REQUIRED + ("phone",)}
-        data = service.Registration(**fields, password=body.get("password") or None,
+        password = body.get("password")
+        data = service.Registration(**fields, password=password if isinstance(password, str) and password else None,
                                     locale=str(body.get("locale") or "mn"))
         service.register_publicly(db.session, data, ports=current_ports())
         commit()

@@ -226,7 +226,7 @@ def openapi_paths() -> dict:
         "/orders/{id}": {"get": op("One order", ok, missing, params=("id",))},
         "/orders/import": {"post": op(
             "Bulk import from CSV or XLSX; commit=none reports only, commit=valid imports every valid row",
-            ok, made, bad, denied, state, body=multipart, params=("commit", "organisation_id"))},
+            ok, made, bad, denied, missing, state, body=multipart, params=("commit", "organisation_id"))},
         "/orders/{id}/approve": {"post": op("Approve (optional checked_document_ids)", ok, denied, missing, state,
                                             params=("id",))},
         "/orders/{id}/reject": {"post": op("Reject with a reason", ok, (400, "No reason"), denied, missing, state,

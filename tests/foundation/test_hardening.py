@@ -93,3 +93,24 @@ def test_a_json_body_that_is_not_an_object_is_a_400(app, client):
             assert resp.get_json()["error"]["code"] == "bad_json"
     for path in (f"/api/v1/organisations/{2**64}", f"/api/v1/orders?page={2**64}", "/api/v1/orders?page=abc"):
         assert client.get(path, headers=headers).status_code == 400, path
+
+
+def test_a_405_says_which_methods_are_allowed(app, client):
+    resp = client.delete("/api/v1/organisations/1")
+    assert resp.status_code == 405
+    assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
+    assert resp.get_json()["error"]["code"] == "method_not_allowed"
+    page = client.put("/login")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]
+
+
+def test_the_openapi_document_lists_the_framework_statuses_of_every_operation(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            codes = set(op["responses"])
+            assert {"400", "503"} <= codes, (method, path)
+            if op.get("security") != []:
+                assert {"401", "403"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
