@@ -46,8 +46,15 @@ COMMON = {
 def complete(paths: dict) -> dict:
     """Adds to each operation the statuses the framework can give it (``COMMON``),
     so that the document lists every status an operation can return."""
+    from ra.web import MAX_ID
+
     for path, item in paths.items():
         for method, op in item.items():
+            for param in op.get("parameters", []):
+                schema = param.get("schema", {})
+                if param.get("in") == "path" and schema.get("type") == "integer":
+                    schema.setdefault("minimum", 1)          # ids start at 1 …
+                    schema.setdefault("maximum", MAX_ID)     # … and are BIGINT (the <int> converter)
             responses = op.setdefault("responses", {})
             secured = op.get("security") != []
             wanted = [400, 503]
@@ -64,6 +71,7 @@ def complete(paths: dict) -> dict:
 
 def spec() -> dict:
     from ra.enrollment.holder_api import openapi_paths as holder_paths
+    from ra.enrollment.reference import District, OrganisationKind
     from ra.reports.api import openapi_paths as report_paths
     from ra.revocation.api import openapi_paths as revocation_paths
     from ra.tokens.handover_api import openapi_paths as handover_paths
@@ -86,7 +94,9 @@ def spec() -> dict:
                     "registrar_name", "registrar_position", "registrar_email", "registrar_phone", "password"],
                     "properties": {
                         "name": {"type": "string"}, "registry_number": {"type": "string", "pattern": "^[0-9]{7}$"},
-                        "kind": {"type": "string"}, "district": {"type": "string"}, "address": {"type": "string"},
+                        "kind": {"type": "string", "enum": [k.value for k in OrganisationKind]},
+                        "district": {"type": "string", "enum": [d.value for d in District]},
+                        "address": {"type": "string"},
                         "phone": {"type": "string"},
                         "email_domains": {"type": "string", "description": "space or comma separated"},
                         "registrar_name": {"type": "string"}, "registrar_position": {"type": "string"},

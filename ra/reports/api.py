@@ -182,7 +182,11 @@ def register_api(bp):
 
 def openapi_paths() -> dict:
     """The reports' part of the OpenAPI document (merged into ``ra.api.openapi``)."""
+    from ra.enrollment.reference import District, OrganisationKind
+    from ra.web import MAX_ID, MAX_PAGE
+
     err = {"$ref": "#/components/schemas/Error"}
+    ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
     def errors(*codes):
         text = {400: "Bad date, inverted range, unknown group_by or filter value", 401: "No or bad bearer token",
@@ -200,9 +204,10 @@ def openapi_paths() -> dict:
               {"type": "string", "enum": ["day", "week", "month", "quarter", "year", "custom"]}),
         param("on", "A day inside the period (default: today)", {"type": "string", "format": "date"}),
         param("bucket", "Time buckets of series", {"type": "string", "enum": list(BUCKETS)}),
-        param("organisation_id", "One organisation (a registrar: only their own)", {"type": "integer"}),
-        param("kind", "Organisation kind (DESIGN §6)"), param("district", "District of Ulaanbaatar"),
-        param("officer_id", "RU officer", {"type": "integer"}), param("profile", "Certificate profile"),
+        param("organisation_id", "One organisation (a registrar: only their own)", ID),
+        param("kind", "Organisation kind (DESIGN §6)", {"type": "string", "enum": [k.value for k in OrganisationKind]}),
+        param("district", "District of Ulaanbaatar", {"type": "string", "enum": [d.value for d in District]}),
+        param("officer_id", "RU officer", ID), param("profile", "Certificate profile"),
     ]
 
     def op(summary, extra=(), responses=(400, 401, 403, 404)):
@@ -212,8 +217,9 @@ def openapi_paths() -> dict:
 
     group = lambda values, default: param("group_by", f"Grouping (default {default})",  # noqa: E731
                                           {"type": "string", "enum": list(values)})
-    paging = [param("page", "Page", {"type": "integer"}), param("per_page", "Rows per page (≤ 1000)",
-                                                               {"type": "integer"})]
+    paging = [param("page", "Page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+              param("per_page", "Rows per page (more than 1000 gives 1000)",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_ID})]
     sorting = [param("sort", "Column to sort by (organisation tables)"),
                param("dir", "asc or desc", {"type": "string", "enum": ["asc", "desc"]})]
     return {
