@@ -26,9 +26,9 @@ HTTP_MESSAGES = {
 }
 
 
-# Ids are BIGINT on PostgreSQL and SQLite's INTEGER: a larger number can name no row,
-# and handing it to the driver raises OverflowError.
-MAX_ID = 2**63 - 1
+# Ids are PostgreSQL INTEGER columns (SQLite's are wider): a larger number can name no
+# row, and handing it to the driver raises OverflowError or "integer out of range".
+MAX_ID = 2**31 - 1
 MAX_PAGE = 1_000_000  # keeps OFFSET (page × rows per page) far inside a BIGINT
 
 
@@ -36,7 +36,7 @@ class BoundedInt(IntegerConverter):
     """The ``<int:…>`` converter of every route: a number no id can have is a 400."""
 
     def to_python(self, value: str) -> int:
-        if len(value) > 19:  # also spares int() a 5,000-digit string
+        if len(value) > 19:  # spares int() a 5,000-digit string
             raise BadRequest()
         number = super().to_python(value)
         if number > MAX_ID:

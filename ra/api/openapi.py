@@ -54,7 +54,7 @@ def complete(paths: dict) -> dict:
                 schema = param.get("schema", {})
                 if param.get("in") == "path" and schema.get("type") == "integer":
                     schema.setdefault("minimum", 1)          # ids start at 1 …
-                    schema.setdefault("maximum", MAX_ID)     # … and are BIGINT (the <int> converter)
+                    schema.setdefault("maximum", MAX_ID)     # … and fit an INTEGER (the <int> converter)
             responses = op.setdefault("responses", {})
             secured = op.get("security") != []
             wanted = [400, 503]

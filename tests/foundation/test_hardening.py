@@ -79,6 +79,7 @@ def test_numbers_no_row_can_have_are_a_400_not_a_500(app, client):
     huge = str(2**64)
     login(client, _officer(app)[0])
     for path in (f"/organisations/{huge}", f"/tokens/{huge}", f"/organisations/{'9' * 5000}",
+                 f"/organisations/{2**31}",                      # past PostgreSQL's INTEGER
                  f"/organisations?page={huge}", f"/tokens/?page={huge}", "/tokens/?page=abc"):
         assert client.get(path).status_code == 400, path
 
