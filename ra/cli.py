@@ -71,6 +71,23 @@ def token_cmd(email):
     click.echo(token)
 
 
+@users.command("sign-out")
+@click.argument("email")
+def sign_out_cmd(email):
+    """End every session of EMAIL's account, on every device (audited)."""
+    import sqlalchemy as sa
+
+    from ra.auth.models import User
+    from ra.auth.service import end_sessions, normalise_email
+
+    user = db.session.execute(sa.select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no account {email}")
+    end_sessions(db.session, "cli", user, why="admin")
+    commit()
+    click.echo(f"{user.email} is signed out everywhere")
+
+
 @users.command("role")
 @click.argument("email")
 @click.argument("role", type=click.Choice([r.value for r in Role]))

@@ -62,11 +62,22 @@ SETTINGS = (
     Setting("RA_TOKEN_ESCROW_KEY", "TOKEN_ESCROW_KEY",
             "Key (base64url, 32 bytes) that encrypts escrowed SO PINs (AES-GCM). Default: generated once into "
             "`instance/token_escrow_key` (mode 600). Back it up apart from the database."),
+    Setting("RA_CA_KEY", "CA_KEY",
+            "Key (base64, 32 bytes) that seals the embedded CA's private keys (AES-GCM). Default: generated once "
+            "into `instance/ca_key` (mode 600); keys sealed by older versions are re-sealed under it. "
+            "Back it up apart from the database."),
     Setting("RA_REVOCATION_DUAL_CONTROL", "REVOCATION_DUAL_CONTROL",
             "`1` (default): a second RU officer or manager approves revocations other than the holder's own "
             "lost-token report; `0` turns dual control off"),
     Setting("RA_SESSION_IDLE_MINUTES", "SESSION_IDLE_MINUTES", "Idle session timeout in minutes. Default: 30"),
-    Setting("RA_SECURE_COOKIES", "SESSION_COOKIE_SECURE", "`1` behind https: cookies get the Secure flag"),
+    Setting("RA_SESSION_MAX_HOURS", "SESSION_MAX_HOURS",
+            "Absolute session lifetime in hours, however active the session. Default: 12"),
+    Setting("RA_TRUSTED_PROXIES", "TRUSTED_PROXIES",
+            "The reverse proxies in front of the app, whose X-Forwarded-For/-Proto are believed: a hop count "
+            "(`1`) or their addresses/CIDRs (`10.0.0.0/8,192.0.2.7`). Throttles and audit records then key on "
+            "the real client. Default: none (X-Forwarded-* ignored)"),
+    Setting("RA_SECURE_COOKIES", "SESSION_COOKIE_SECURE",
+            "`1` behind https: cookies get the Secure flag and answers carry HSTS (one year)"),
 )
 
 
@@ -108,7 +119,10 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "MAIL_FROM": env.get("RA_MAIL_FROM") or "noreply@ra.localhost",
         "BASE_URL": (env.get("RA_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "CA": env.get("RA_CA") or "embedded",
+        "CA_KEY": env.get("RA_CA_KEY") or None,
         "SESSION_IDLE_MINUTES": env.get("RA_SESSION_IDLE_MINUTES") or "30",
+        "SESSION_MAX_HOURS": env.get("RA_SESSION_MAX_HOURS") or "12",
+        "TRUSTED_PROXIES": env.get("RA_TRUSTED_PROXIES") or "",
         "SESSION_COOKIE_SECURE": (env.get("RA_SECURE_COOKIES") or "0") in ("1", "true", "yes"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -122,8 +136,6 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "mn",
         "BABEL_DEFAULT_TIMEZONE": LOCAL_TZ.key,  # Babel's date filters show local time too
-        "LOGIN_MAX_FAILURES": 10,
-        "LOGIN_LOCK_MINUTES": 15,
     }
     secret = env.get("RA_SECRET_KEY")
     cfg.update(overrides)
@@ -134,6 +146,7 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         cfg["SECRET_KEY"] = secret or _read_secret_key(instance)
     validate(cfg)
     cfg["SESSION_IDLE_MINUTES"] = int(cfg["SESSION_IDLE_MINUTES"])
+    cfg["SESSION_MAX_HOURS"] = int(cfg["SESSION_MAX_HOURS"])
     return cfg
 
 
@@ -154,5 +167,25 @@ def validate(cfg: dict) -> None:
         raise ConfigError("RA_SESSION_IDLE_MINUTES must be at least 1")
     if urlsplit(cfg["PKI_URL"]).scheme != "http":
         raise ConfigError("RA_PKI_URL must be a plain http:// URL (relying parties fetch CRLs without TLS)")
+    try:
+        hours = int(cfg["SESSION_MAX_HOURS"])
+    except (TypeError, ValueError):
+        raise ConfigError("RA_SESSION_MAX_HOURS must be a whole number") from None
+    if not 1 <= hours <= 24 * 30:
+        raise ConfigError("RA_SESSION_MAX_HOURS must be between 1 and 720")
+    from ra.proxies import parse as parse_proxies
+    try:
+        parse_proxies(cfg.get("TRUSTED_PROXIES"))
+    except ValueError as exc:
+        raise ConfigError(f"RA_TRUSTED_PROXIES: {exc}; give a hop count or addresses/CIDRs") from None
+    if cfg.get("CA_KEY"):
+        import base64
+        import binascii
+        try:
+            ok = len(base64.b64decode(str(cfg["CA_KEY"]).strip(), validate=True)) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError("RA_CA_KEY must be 32 bytes, base64-encoded")
     if not str(cfg["CA"]).startswith(("embedded", "django-ca+")):
         raise ConfigError("RA_CA must be `embedded` or `django-ca+https://…`")

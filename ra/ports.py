@@ -53,9 +53,9 @@ class FileStore:
         year = year or datetime.now(timezone.utc).year
         name = f"{category}/{year}/{uuid.uuid4().hex}.{extension}"
         path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(".part")
-        with open(tmp, "wb") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

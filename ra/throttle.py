@@ -1,6 +1,11 @@
 """Fixed-window request counters shared by the public, unauthenticated forms
 (lost-token reports, PIN unblock requests): one row per hashed key, counted
-atomically in the caller's transaction."""
+atomically in the caller's transaction.
+
+Keys are checked client first, subject second (``hit_in_order``): a client over
+its own limit is refused before its request counts against a token or an e-mail
+address, so a stranger cannot use up the owner's allowance. The client is the
+real one behind the reverse proxy (``RA_TRUSTED_PROXIES``, ``ra.proxies``)."""
 from __future__ import annotations
 
 import hashlib
@@ -28,3 +33,14 @@ def hit(session, table: sa.Table, key: str, limit: int, window: timedelta, now: 
         count=sa.case((stale, 1), else_=table.c.count + 1),
         window_start=sa.case((stale, at), else_=table.c.window_start)).returning(table.c.count)).scalar_one()
     return count <= limit
+
+
+def hit_in_order(session, table: sa.Table, keys: list[tuple[str, int, timedelta]], now: datetime) -> int | None:
+    """Counts the request under each ``(key, limit, window)`` in turn and stops at
+    the first one over its limit, without counting the later ones: put the
+    client's key first and the subject's (token, e-mail) after. Returns the index
+    of the refusing key, or None when every key is within its limit."""
+    for i, (key, limit, window) in enumerate(keys):
+        if not hit(session, table, key, limit, window, now):
+            return i
+    return None

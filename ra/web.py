@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from ra.errors import RAError, ValidationFailed
 from ra.i18n import LANGUAGES, _l
@@ -23,6 +24,46 @@ HTTP_MESSAGES = {
     413: _l("The file is larger than 10 MB."),
     429: _l("Too many attempts. Try again later."),
 }
+
+
+# Ids are PostgreSQL INTEGER columns (SQLite's are wider): a larger number can name no
+# row, and handing it to the driver raises OverflowError or "integer out of range".
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000  # keeps OFFSET (page × rows per page) far inside a BIGINT
+
+
+class BoundedInt(IntegerConverter):
+    """The ``<int:…>`` converter of every route: a number no id can have is a 400."""
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 19:  # spares int() a 5,000-digit string
+            raise BadRequest()
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise BadRequest()
+        return number
+
+
+class BadQuery(RAError):
+    status = 400
+    code = "bad_query"
+    default_message = _l("The value of “%(name)s” in the address is not valid.")
+
+
+def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
+    """A whole-number query parameter: absent gives ``default``; anything that is not
+    a number in [minimum, maximum] is a 400 (not a silent default, not a 500)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not minimum <= int(raw) <= maximum:
+        raise BadQuery(name=name)
+    return int(raw)
+
+
+def page_arg(name: str = "page") -> int:
+    """The pagination helper: ``?page=`` from 1 to ``MAX_PAGE``, default 1."""
+    return int_arg(name, 1, minimum=1, maximum=MAX_PAGE)
 
 
 def wants_json() -> bool:
@@ -68,7 +109,13 @@ def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         message = HTTP_MESSAGES.get(exc.code, exc.name)
-        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), message)
+        body, status = error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), message)
+        resp = app.make_response((body, status))
+        if getattr(exc, "valid_methods", None):  # RFC 9110 §15.5.6: a 405 says what is allowed
+            resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        if exc.code == 429 and getattr(exc, "retry_after", None):
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc):
@@ -88,6 +135,10 @@ def init_app(app) -> None:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; frame-ancestors 'none'; form-action 'self'")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            # Served over https (RA_SECURE_COOKIES=1): browsers must never fall back to
+            # plain http, where the session cookie could be read or stripped.
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.path.startswith(("/api/", "/login")) or resp.mimetype == "application/pdf":
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

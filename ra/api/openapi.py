@@ -30,8 +30,48 @@ def _decision(summary, body=None):
     return {"post": op}
 
 
+# What the framework itself may answer to any operation, whatever its domain does:
+# the bearer check, the role check, the one path converter, the one JSON-body and
+# query helpers, the request-size limit, and a backend (CA, database) that is down.
+COMMON = {
+    400: "Malformed input: a body that is not a JSON object, a bad query value, an id out of range",
+    401: "No or bad bearer token",
+    403: "Not allowed for this role",
+    404: "Not found (or not yours)",
+    413: "Request body over the size limit",
+    503: "An outside service (the CA) is unavailable; nothing was lost, try again later",
+}
+
+
+def complete(paths: dict) -> dict:
+    """Adds to each operation the statuses the framework can give it (``COMMON``),
+    so that the document lists every status an operation can return."""
+    from ra.web import MAX_ID
+
+    for path, item in paths.items():
+        for method, op in item.items():
+            for param in op.get("parameters", []):
+                schema = param.get("schema", {})
+                if param.get("in") == "path" and schema.get("type") == "integer":
+                    schema.setdefault("minimum", 1)          # ids start at 1 …
+                    schema.setdefault("maximum", MAX_ID)     # … and fit an INTEGER (the <int> converter)
+            responses = op.setdefault("responses", {})
+            secured = op.get("security") != []
+            wanted = [400, 503]
+            if secured:
+                wanted += [401, 403]
+            if "{" in path:
+                wanted.append(404)
+            if method in ("post", "put", "patch"):
+                wanted.append(413)
+            for code in wanted:
+                responses.setdefault(str(code), _resp(COMMON[code], ERROR))
+    return paths
+
+
 def spec() -> dict:
     from ra.enrollment.holder_api import openapi_paths as holder_paths
+    from ra.enrollment.reference import District, OrganisationKind
     from ra.reports.api import openapi_paths as report_paths
     from ra.revocation.api import openapi_paths as revocation_paths
     from ra.tokens.handover_api import openapi_paths as handover_paths
@@ -51,17 +91,18 @@ def spec() -> dict:
                                    "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
                 "Registration": {"type": "object", "required": [
                     "name", "registry_number", "kind", "district", "address", "email_domains",
-                    "registrar_name", "registrar_position", "registrar_email", "registrar_phone"],
+                    "registrar_name", "registrar_position", "registrar_email", "registrar_phone", "password"],
                     "properties": {
                         "name": {"type": "string"}, "registry_number": {"type": "string", "pattern": "^[0-9]{7}$"},
-                        "kind": {"type": "string"}, "district": {"type": "string"}, "address": {"type": "string"},
+                        "kind": {"type": "string", "enum": [k.value for k in OrganisationKind]},
+                        "district": {"type": "string", "enum": [d.value for d in District]},
+                        "address": {"type": "string"},
                         "phone": {"type": "string"},
                         "email_domains": {"type": "string", "description": "space or comma separated"},
                         "registrar_name": {"type": "string"}, "registrar_position": {"type": "string"},
                         "registrar_email": {"type": "string", "format": "email"},
                         "registrar_phone": {"type": "string"},
-                        "password": {"type": "string", "minLength": 10,
-                                     "description": "generated and returned once when omitted"},
+                        "password": {"type": "string", "minLength": 10},
                         "locale": {"type": "string", "enum": ["mn", "en"]}}},
                 "Organisation": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "name": {"type": "string"}, "registry_number": {"type": "string"},
@@ -72,13 +113,16 @@ def spec() -> dict:
             },
         },
         "security": [{"bearer": []}],
-        "paths": {
+        "paths": complete({
             "/organisations": {"post": {
                 "summary": "Self-registration of an organisation and its registration officer's account",
                 "tags": ["organisations"], "security": [],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Registration"}}}},
-                "responses": {"201": _resp("Registered; returns the registrar's API token once"),
+                "responses": {"202": _resp("Received. The same answer whether or not the registrar's address "
+                                           "already has an account; an e-mail to it says which", {
+                                               "type": "object", "required": ["message"],
+                                               "properties": {"message": {"type": "string"}}}),
                               **_errors(400, 422)}}},
             "/organisations/{id}": {"get": {
                 "summary": "An organisation (a registrar sees only their own)", "tags": ["organisations"],
@@ -109,5 +153,5 @@ def spec() -> dict:
             **handover_paths(),
             **revocation_paths(),
             **report_paths(),
-        },
+        }),
     }

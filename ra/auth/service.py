@@ -17,59 +17,98 @@ from ra.ports import token_digest
 
 log = logging.getLogger("ra.auth")
 
-MAX_FAILURES = 10
-LOCK_MINUTES = 15
+# Login throttling (OWASP ASVS 2.2.1, NIST SP 800-63B §5.2.2). The client's own
+# limit comes first, so password spraying across accounts from one address stops,
+# and a stranger's failures never count against someone else's account; then an
+# exponential back-off per account and client address (a stranger slows down only
+# themselves), and a later one per account over every address (a guess spread over
+# many addresses). Refused attempts do not check the password and do not count.
+CLIENT_FAILURES = 30                     # failed logins per client address …
+CLIENT_WINDOW = timedelta(minutes=15)    # … in this window
+PAIR_FREE_FAILURES = 5                   # per account from one address, before back-off
+ACCOUNT_FREE_FAILURES = 20               # per account from every address, before back-off
+BACKOFF_MAX = timedelta(minutes=15)
+FAILURES_FORGOTTEN = timedelta(hours=1)  # a run of failures this old starts again
 
 
 @dataclass
 class LoginOutcome:
     user: User | None = None
-    locked: bool = False
+    retry_after: int | None = None       # seconds, when the attempt was refused unchecked
+
+    @property
+    def locked(self) -> bool:
+        return self.retry_after is not None
 
 
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def backoff(failures: int, free: int) -> timedelta:
+    """1 s after the first failure past ``free``, doubling, at most ``BACKOFF_MAX``."""
+    if failures <= free:
+        return timedelta(0)
+    return min(BACKOFF_MAX, timedelta(seconds=2 ** min(failures - free - 1, 20)))
+
+
+def _row(session, key: str) -> LoginThrottle:
+    throttle = session.get(LoginThrottle, key)
+    if throttle is None:
+        throttle = LoginThrottle(email=key, failures=0)
+        session.add(throttle)
+    return throttle
+
+
+def _client_key(remote_addr: str | None) -> str:
+    # Not an e-mail address (no "@"), so it never meets an account's row.
+    return "client:" + token_digest(remote_addr or "-")
+
+
+def _pair_key(email: str, remote_addr: str | None) -> str:
+    return "pair:" + token_digest(f"{email}\n{remote_addr or '-'}")
+
+
 def authenticate(session, email: str, password: str, *, ports, remote_addr: str | None = None) -> LoginOutcome:
-    """Checks a password login. The 11th failure in a row within 15 minutes locks the
-    e-mail for 15 minutes (OWASP ASVS 2.2.1); every attempt is audited. The caller
-    commits whatever the outcome, so failures are recorded."""
+    """Checks a password login under the throttles above; every attempt, refused or
+    failed or not, is audited (CA/B Forum BR §5.4.1). The caller commits whatever
+    the outcome, so failures are recorded."""
     email = normalise_email(email)
     now = ports.clock.now()
-    throttle = session.get(LoginThrottle, email)
-    if throttle is None:
-        throttle = LoginThrottle(email=email, failures=0)
-        session.add(throttle)
     details = {"ip": remote_addr}
-    if throttle.locked_until and throttle.locked_until > now:
-        audit.record(session, email, "login.refused_locked", None, details)
-        log.warning("login refused: account locked (%s from %s)", email, remote_addr)
-        return LoginOutcome(locked=True)
+    client = _row(session, _client_key(remote_addr))
+    if client.locked_until and client.locked_until > now:
+        audit.record(session, email, "login.refused_throttled", None, details)
+        log.warning("login refused: client %s over its limit", remote_addr)
+        return LoginOutcome(retry_after=_seconds(client.locked_until - now))
+    pair, account = _row(session, _pair_key(email, remote_addr)), _row(session, email)
+    waits = [t.locked_until for t in (pair, account) if t.locked_until and t.locked_until > now]
+    if waits:
+        audit.record(session, email, "login.refused_backoff", None, details)
+        log.warning("login refused: back-off for %s from %s", email, remote_addr)
+        return LoginOutcome(retry_after=_seconds(max(waits) - now))
 
     user = user_for_login(session, email)
     if ports.passwords.verify(user.password_hash if user else None, password or "") and user.is_enabled:
-        throttle.failures = 0
-        throttle.first_failure_at = None
-        throttle.locked_until = None
+        for t in (pair, account):
+            t.failures, t.first_failure_at, t.locked_until = 0, None, None
         audit.record(session, user, "login.succeeded", user, details)
         log.info("login succeeded: user %s from %s", user.id, remote_addr)
         return LoginOutcome(user=user)
 
-    if throttle.first_failure_at is None or now - throttle.first_failure_at > timedelta(minutes=LOCK_MINUTES):
-        throttle.failures = 0
-        throttle.first_failure_at = now
-    throttle.failures += 1
-    details["failures"] = throttle.failures
-    if throttle.failures > MAX_FAILURES:
-        throttle.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-        throttle.failures = 0
-        throttle.first_failure_at = None
-        audit.record(session, email, "login.locked", user, details)
-        log.warning("login locked for %d minutes: %s from %s", LOCK_MINUTES, email, remote_addr)
-        return LoginOutcome(locked=True)
+    _count(client, now, CLIENT_WINDOW)
+    if client.failures >= CLIENT_FAILURES:
+        client.locked_until = client.first_failure_at + CLIENT_WINDOW
+    for t, free in ((pair, PAIR_FREE_FAILURES), (account, ACCOUNT_FREE_FAILURES)):
+        _count(t, now, FAILURES_FORGOTTEN)
+        wait = backoff(t.failures, free)
+        t.locked_until = now + wait if wait else None
+    details.update(failures=pair.failures, account_failures=account.failures)
+    delay = max((t.locked_until for t in (client, pair, account) if t.locked_until), default=None)
+    if delay is not None:
+        details["retry_after"] = _seconds(delay - now)
     audit.record(session, email, "login.failed", user, details)
-    log.info("login failed: %s from %s (%d in a row)", email, remote_addr, throttle.failures)
+    log.info("login failed: %s from %s (%d in a row)", email, remote_addr, pair.failures)
     return LoginOutcome()
 
 
@@ -86,6 +125,16 @@ def user_for_login(session, email: str) -> User | None:
                                                        _HOLDER.c.status == "active")
     return session.execute(sa.select(User).where(User.role == Role.HOLDER, User.register_number.in_(person))
                            .limit(1)).scalar_one_or_none()
+
+
+def _count(throttle: LoginThrottle, now, window: timedelta) -> None:
+    if throttle.first_failure_at is None or now - throttle.first_failure_at > window:
+        throttle.failures, throttle.first_failure_at = 0, now
+    throttle.failures += 1
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, int(delta.total_seconds() + 0.999))
 
 
 def generate_password() -> str:
@@ -145,5 +194,24 @@ def set_locale(session, user: User, locale: str) -> None:
 def change_role(session, actor, user: User, role: Role) -> None:
     old = user.role
     user.role = role
-    user.session_version += 1
+    user.session_version += 1  # every session of the account ends (ASVS 3.3.x)
     audit.record(session, actor, "user.role_changed", user, {"from": old.value, "to": role.value})
+
+
+def end_sessions(session, actor, user: User, *, why: str) -> None:
+    """Ends every session of ``user``, on every device: each session carries the
+    account's session version, checked on every request (``ra.auth.session``), so
+    bumping it makes every copy of every cookie worthless (ASVS 3.3.1, 3.3.3)."""
+    user.session_version += 1
+    audit.record(session, actor, "user.sessions_ended", user, {"why": why})
+
+
+def change_password(session, user: User, current: str, new: str, *, ports) -> None:
+    """The account's own password change: the current password first; every other
+    session of the account ends (the caller starts a new one for this browser)."""
+    if not ports.passwords.verify(user.password_hash, current or ""):
+        raise UserError(_l("The current password is wrong."), field="current")
+    check_password_strength(new or "")
+    user.password_hash = ports.passwords.hash(new)
+    end_sessions(session, user, user, why="password_changed")
+    audit.record(session, user, "user.password_changed", user, {})

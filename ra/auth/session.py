@@ -36,7 +36,8 @@ def _load_user(user_id: str):
 
 
 def _idle_timeout():
-    """OWASP ASVS 3.3.2: an idle session ends. The cookie is permanent with the idle
+    """OWASP ASVS 3.3.2: an idle session ends; so does any session older than
+    ``RA_SESSION_MAX_HOURS`` (its start is stamped at login). The cookie is permanent with the idle
     lifetime and refreshed on each request, and the last-seen stamp inside the
     signed cookie enforces it server-side too."""
     if request.path.startswith(("/static/", "/api/")):
@@ -47,7 +48,10 @@ def _idle_timeout():
 
     now = int(current_ports().clock.now().timestamp())
     last = session.get("seen")
-    if last is not None and now - int(last) > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+    started = session.get("started")
+    too_long = started is None or now - int(started) > current_app.config["SESSION_MAX_HOURS"] * 3600
+    if too_long or (last is not None and now - int(last) > current_app.config["SESSION_IDLE_MINUTES"] * 60):
+        # Idle, or past the absolute lifetime (ASVS 3.3.4) however busy: log in again.
         logout_user()
         session.clear()
         session["expired"] = True

@@ -149,12 +149,13 @@ def build_connector(config: dict, ports) -> CAConnector:
     spec = str(config.get("CA") or "embedded")
     if spec == "embedded":
         from ra.ca.embedded import EmbeddedCA
-        from ra.ca.keys import wrapping_key
+        from ra.ca.keys import legacy_wrapping_key, wrapping_key
         from ra.extensions import db
 
         return EmbeddedCA(lambda: db.session, base_url=config.get("PKI_URL") or config["BASE_URL"],
-                          wrapping_key=wrapping_key(config),
-                          clock=ports.clock, key_algorithms=config.get("CA_EMBEDDED_KEYS"))
+                          wrapping_key=wrapping_key(config), clock=ports.clock,
+                          key_algorithms=config.get("CA_EMBEDDED_KEYS"),
+                          legacy_wrapping_key=legacy_wrapping_key(config))
     if spec.startswith("django-ca+"):
         from ra.ca.django_ca import DjangoCAConnector
 

@@ -24,7 +24,7 @@ from ra import audit
 from ra.ca import authority as build
 from ra.ca.connector import Authority, CAConnector, CARejected, CheckReport, IssuedCertificate
 from ra.ca.csr import key_identifier, public_key_sha256, serial_hex
-from ra.ca.keys import DEFAULT_ALGORITHMS, generate, seal, unseal
+from ra.ca.keys import DEFAULT_ALGORITHMS, CAKeyUnavailable, generate, rewrap, seal, unseal
 from ra.ca.models import EmbeddedAuthority, EmbeddedIssued
 from ra.errors import Conflict, NotFound
 from ra.i18n import _l
@@ -71,10 +71,11 @@ class EmbeddedCA(CAConnector):
     local = True  # its ledger is written in the caller's session
 
     def __init__(self, session_provider, *, base_url: str, wrapping_key: bytes, clock,
-                 key_algorithms: tuple[str, str] | None = None):
+                 key_algorithms: tuple[str, str] | None = None, legacy_wrapping_key: bytes | None = None):
         self._session = session_provider
         self.urls = build.Urls(base_url.rstrip("/"))
         self._wrapping = wrapping_key
+        self._legacy_wrapping = legacy_wrapping_key
         self.clock = clock
         self.algorithms = tuple(key_algorithms or DEFAULT_ALGORITHMS)
         self._loaded: dict[int, _Loaded] = {}
@@ -133,7 +134,14 @@ class EmbeddedCA(CAConnector):
 
     def _load(self, row: EmbeddedAuthority) -> _Loaded:
         with self._lock:
-            key = unseal(self._wrapping, row.encrypted_key, row.name)
+            try:
+                key = unseal(self._wrapping, row.encrypted_key, row.name)
+            except CAKeyUnavailable:
+                # An instance from before the CA had a wrapping key of its own.
+                if self._legacy_wrapping is None or not rewrap(self._session(), self._legacy_wrapping, self._wrapping):
+                    raise
+                audit.record(self._session(), "system", "ca.keys_rewrapped", row, {"to": "instance ca_key"})
+                key = unseal(self._wrapping, row.encrypted_key, row.name)
             cert = x509.load_pem_x509_certificate(row.certificate_pem.encode())
             chain = [cert]
             parent_id = row.parent_id

@@ -1,15 +1,20 @@
 """The embedded CA's private keys at rest: PKCS#8 DER sealed with AES-256-GCM
-(NIST SP 800-38D) under a key derived from configuration.
+(NIST SP 800-38D) under a wrapping key of its own.
 
-The wrapping key is ``RA_CA_KEY`` (32 bytes, base64) when set, otherwise HKDF-SHA256
-(RFC 5869) over the application's SECRET_KEY with this module's own ``info``
-label, so the same secret never serves two purposes. The key name is bound as
-associated data: a sealed key cannot be swapped onto another CA's row.
+The wrapping key is ``RA_CA_KEY`` (32 bytes, base64) when set, otherwise a random
+key generated once into ``instance/ca_key`` (mode 600). It is never derived from
+SECRET_KEY: whoever can sign a session cookie must not also hold the CA's keys, and
+rotating SECRET_KEY must not lock the CA out. Instances sealed under the old
+derivation (HKDF-SHA256 over SECRET_KEY, ``legacy_wrapping_key``) are re-sealed
+under the current key the first time their keys are loaded (``rewrap``).
+The key name is bound as associated data: a sealed key cannot be swapped onto
+another CA's row.
 """
 from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,19 +36,82 @@ DEFAULT_ALGORITHMS = ("rsa4096", "rsa3072")
 class CAKeyUnavailable(RAError):
     status = 503
     code = "ca_key_unavailable"
-    default_message = _l("The embedded CA's keys cannot be opened: the CA key setting changed. "
-                         "Restore RA_CA_KEY or RA_SECRET_KEY.")
+    default_message = _l("The embedded CA's keys cannot be opened: the CA wrapping key changed. "
+                         "Restore RA_CA_KEY or the instance's ca_key file.")
+
+INSTANCE_FILE = "ca_key"
 
 
 def wrapping_key(config: dict) -> bytes:
     explicit = config.get("CA_KEY") or os.environ.get("RA_CA_KEY")
     if explicit:
-        key = base64.b64decode(explicit)
-        if len(key) != 32:
-            raise ValueError("RA_CA_KEY must be 32 bytes, base64-encoded")
-        return key
+        return decode_key(explicit)
+    return decode_key(_instance_key(Path(config["INSTANCE_PATH"])))
+
+
+def decode_key(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ValueError("RA_CA_KEY must be 32 bytes, base64-encoded")
+    return key
+
+
+def _instance_key(instance: Path) -> str:
+    path = instance / INSTANCE_FILE
+    if path.exists():
+        return path.read_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker made it first
+        return path.read_text()
+    text = base64.b64encode(os.urandom(32)).decode("ascii")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    return text
+
+
+def legacy_wrapping_key(config: dict) -> bytes | None:
+    """The key older instances sealed with when RA_CA_KEY was not set; only ever
+    used to open those seals once and seal them again under ``wrapping_key``."""
+    if config.get("CA_KEY") or os.environ.get("RA_CA_KEY") or not config.get("SECRET_KEY"):
+        return None
     secret = str(config["SECRET_KEY"]).encode("utf-8")
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(secret)
+
+
+def rewrap(session, old: bytes, new: bytes) -> int:
+    """Re-seals, under ``new``, every embedded-CA key (the CAs' own and their OCSP
+    responders') that opens only with ``old``. Returns how many it re-sealed; a key
+    that opens with neither is left alone (its loading will say so)."""
+    import sqlalchemy as sa
+
+    from ra.ca.models import EmbeddedAuthority
+
+    count = 0
+    for row in session.scalars(sa.select(EmbeddedAuthority)).all():
+        for column, label in (("encrypted_key", row.name), ("ocsp_encrypted_key", f"{row.name}/ocsp")):
+            sealed = getattr(row, column)
+            if sealed is None or _opens(new, sealed, label):
+                continue
+            if _opens(old, sealed, label):
+                setattr(row, column, seal(new, unseal(old, sealed, label), label))
+                count += 1
+    session.flush()
+    return count
+
+
+def _opens(wrapping: bytes, sealed: bytes, label: str) -> bool:
+    try:
+        unseal(wrapping, sealed, label)
+    except CAKeyUnavailable:
+        return False
+    return True
 
 
 def seal(wrapping: bytes, private_key, label: str) -> bytes:

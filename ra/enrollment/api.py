@@ -1,7 +1,7 @@
 """Onboarding in the JSON API, on the same services and policies as the pages."""
 from __future__ import annotations
 
-from flask import jsonify, request, send_file, url_for
+from flask import jsonify, send_file, url_for
 
 from ra.api import actor, json_body, token_required
 from ra.auth import policy
@@ -40,22 +40,22 @@ def organisation_json(org) -> dict:
     }
 
 
+REGISTERED = _l("Thank you. We have sent an e-mail to the registration officer's address: it says how to "
+                "continue.")
+
+
 def register_api(bp):
     @bp.route("/organisations", methods=["POST"])
     def create_organisation():
         body = json_body()
         fields = {k: str(body.get(k) or "") for k in service.REQUIRED + ("phone",)}
-        data = service.Registration(**fields, password=body.get("password") or None,
+        password = body.get("password")
+        data = service.Registration(**fields, password=password if isinstance(password, str) and password else None,
                                     locale=str(body.get("locale") or "mn"))
-        org, user, generated = service.register_organisation(db.session, data, ports=current_ports())
-        from ra.auth.service import issue_api_token
-        token = issue_api_token(db.session, user, user)
+        service.register_publicly(db.session, data, ports=current_ports())
         commit()
-        out = {"organisation": organisation_json(org), "registrar": {"id": user.id, "email": user.email},
-               "api_token": token}
-        if generated:
-            out["registrar"]["password"] = generated
-        return jsonify(out), 201
+        # The same answer whether or not the address already had an account.
+        return jsonify({"message": str(REGISTERED)}), 202
 
     @bp.route("/organisations/<int:org_id>")
     @token_required
@@ -94,7 +94,7 @@ def register_api(bp):
     @bp.route("/organisations/<int:org_id>/activate", methods=["POST"])
     @token_required
     def activate_organisation(org_id):
-        body = request.get_json(silent=True) or {}
+        body = json_body(optional=True)
         contract_date = None
         if body.get("contract_date"):
             from datetime import date

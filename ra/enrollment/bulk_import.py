@@ -14,6 +14,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 
@@ -32,6 +34,18 @@ from ra.i18n import _l
 
 MAX_ROWS = 5000
 MAX_UNCOMPRESSED = 64 * 1024 * 1024  # an XLSX is a zip: refuse a zip bomb before opening it
+# One sheet of 5,000 rows of 12 columns is a few MB of XML; far more is a workbook
+# built to keep a worker busy (877,000 empty rows unpack to ~30 MB and parse for
+# minutes), refused before openpyxl reads any of it.
+MAX_SHEET_BYTES = 8 * 1024 * 1024
+# Without a declared dimension openpyxl reads the whole sheet just to size it, so
+# such a sheet must be smaller still (Excel, LibreOffice and openpyxl declare it).
+MAX_UNDECLARED_SHEET_BYTES = 3 * 1024 * 1024
+MAX_COLUMNS = 200
+# Reading and checking a file may use this much of the worker's CPU, whatever the
+# file: a last guard under the row, size and dimension limits.
+CPU_SECONDS = 15.0
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
 INLINE_HOLDER_MAIL = 50  # larger imports leave the holders' notices to the outbox worker
 
 
@@ -110,9 +124,7 @@ def _read_xlsx(data: bytes):
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            if sum(i.file_size for i in z.infolist()) > MAX_UNCOMPRESSED:
-                raise FileProblem(_l("The workbook is too large once unpacked. Keep at most %(n)d rows per file.",
-                                     n=MAX_ROWS), code="too_many_rows")
+            _check_unpacked(z)
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except FileProblem:
         raise
@@ -121,6 +133,41 @@ def _read_xlsx(data: bytes):
     rows = wb.worksheets[0].iter_rows(values_only=True)
     header = next(rows, None) or ()
     return list(header), _numbered(rows, start=2), "xlsx"
+
+
+def _too_many_rows() -> FileProblem:
+    return FileProblem(_l("The file has more than %(n)d rows. Split it into files of at most %(n)d rows each.",
+                          n=MAX_ROWS), code="too_many_rows")
+
+
+def _check_unpacked(z: zipfile.ZipFile) -> None:
+    """Before parsing: the unpacked sizes the zip declares, and each sheet's declared
+    dimension (``<dimension ref="A1:L877001"/>``, at the head of the sheet's XML).
+    A sheet that lies about either is still stopped by the row count and the CPU
+    budget while it is read, and by the zip's own size check as it unpacks."""
+    if sum(i.file_size for i in z.infolist()) > MAX_UNCOMPRESSED:
+        raise _too_many_rows()
+    for info in z.infolist():
+        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+            continue
+        if info.file_size > MAX_SHEET_BYTES:
+            raise _too_many_rows()
+        with z.open(info) as f:
+            head = f.read(4096)
+        m = _DIMENSION.search(head)
+        if m is None and info.file_size > MAX_UNDECLARED_SHEET_BYTES:
+            raise _too_many_rows()
+        if m and m.group(4) and int(m.group(4)) > MAX_ROWS + 1:  # + the header row
+            raise _too_many_rows()
+        if m and m.group(3) and _column_number(m.group(3).decode()) > MAX_COLUMNS:
+            raise FileProblem(_l("The sheet has too many columns."), code="bad_file")
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -156,16 +203,19 @@ def _read_csv(data: bytes):
 
 
 def _numbered(rows, start: int):
-    """Non-empty rows with their spreadsheet row numbers; stops past MAX_ROWS."""
-    count = 0
+    """Non-empty rows with their spreadsheet row numbers. Every row counts against
+    MAX_ROWS, empty ones too (a sheet of empty rows costs as much to read), and the
+    reading (with the checks done between rows) stops past ``CPU_SECONDS``."""
+    budget = time.thread_time() + CPU_SECONDS
     try:
         for number, row in enumerate(rows, start=start):
+            if number - start + 1 > MAX_ROWS:
+                raise _too_many_rows()
+            if number % 128 == 0 and time.thread_time() > budget:
+                raise FileProblem(_l("The file takes too long to read. Split it into smaller files."),
+                                  code="too_slow")
             if not any(c not in (None, "") and str(c).strip() for c in row):
                 continue
-            count += 1
-            if count > MAX_ROWS:
-                raise FileProblem(_l("The file has more than %(n)d rows. Split it into files of at most %(n)d "
-                                     "rows each.", n=MAX_ROWS), code="too_many_rows")
             yield number, row
     except csv.Error as exc:
         raise FileProblem(_l("The CSV file cannot be read.")) from exc

@@ -21,6 +21,7 @@ from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import current_ports
 from ra.uploads import posted_document, posted_file
+from ra.web import int_arg, page_arg
 
 
 def _iso(value):
@@ -107,7 +108,7 @@ def register_api(bp):
             status = OrderStatus(status) if status else None
         except ValueError:
             raise UserError(_l("Unknown order status."), field="status") from None
-        page = max(1, request.args.get("page", 1, type=int))
+        page = page_arg()
         rows, total = q.list_orders(db.session, actor(), status=status, page=page, per_page=100)
         return jsonify({"orders": [order_json(o) for o in rows], "total": total, "page": page})
 
@@ -122,7 +123,7 @@ def register_api(bp):
         from ra.enrollment.holder_views import issue_pending_annex
 
         name, data = posted_file()
-        org = org_queries.get_organisation(db.session, actor(), request.args.get("organisation_id")
+        org = org_queries.get_organisation(db.session, actor(), int_arg("organisation_id")
                                            or actor().organisation_id or 0)
         mode = request.args.get("commit", "none")
         report = bulk_import.run_import(db.session, actor(), org, name, data, commit=mode,
@@ -141,7 +142,7 @@ def register_api(bp):
     @bp.route("/orders/<int:order_id>/approve", methods=["POST"])
     @token_required
     def approve_order(order_id):
-        body = request.get_json(silent=True) or {}
+        body = json_body(optional=True)
         return _decision(order_id, lambda o: orders.approve_order(
             db.session, actor(), o, checked_document_ids=body.get("checked_document_ids") or [],
             ports=current_ports()))
@@ -156,7 +157,7 @@ def register_api(bp):
     @bp.route("/orders/<int:order_id>/cancel", methods=["POST"])
     @token_required
     def cancel_order(order_id):
-        reason = str((request.get_json(silent=True) or {}).get("reason") or "")
+        reason = str(json_body(optional=True).get("reason") or "")
         return _decision(order_id, lambda o: orders.cancel_order(db.session, actor(), o, reason,
                                                                  ports=current_ports()))
 
@@ -190,7 +191,7 @@ def register_api(bp):
     @token_required
     def cancel_appointment(appointment_id):
         appt = q.get_appointment(db.session, actor(), appointment_id)
-        appts.cancel_appointment(db.session, actor(), appt, str((request.get_json(silent=True) or {}).get("reason") or ""),
+        appts.cancel_appointment(db.session, actor(), appt, str(json_body(optional=True).get("reason") or ""),
                                  ports=current_ports())
         commit()
         return jsonify(appointment_json(appt))
@@ -227,7 +228,7 @@ def openapi_paths() -> dict:
         "/orders/{id}": {"get": op("One order", ok, missing, params=("id",))},
         "/orders/import": {"post": op(
             "Bulk import from CSV or XLSX; commit=none reports only, commit=valid imports every valid row",
-            ok, made, bad, denied, state, body=multipart, params=("commit", "organisation_id"))},
+            ok, made, bad, denied, missing, state, body=multipart, params=("commit", "organisation_id"))},
         "/orders/{id}/approve": {"post": op("Approve (optional checked_document_ids)", ok, denied, missing, state,
                                             params=("id",))},
         "/orders/{id}/reject": {"post": op("Reject with a reason", ok, (400, "No reason"), denied, missing, state,

@@ -28,7 +28,8 @@ from ra.extensions import db
 from ra.i18n import _l
 from ra.localtime import LOCAL_TZ
 from ra.ports import current_ports
-from ra.uploads import MAX_BYTES
+from ra.uploads import MAX_BYTES, send_upload
+from ra.web import int_arg, page_arg
 
 log = logging.getLogger("ra.enrollment")
 ANNEX_INLINE_LIMIT = 300  # more holders than this: the annex is left to `flask --app ra enrollment annexes`
@@ -234,8 +235,8 @@ def remove_holder(holder_id):
 def download_holder_document(doc_id):
     doc = hs.get_holder_document(db.session, _user(), doc_id)
     policy.require(ep.can_download_holder_document(_user(), doc.holder))
-    return send_file(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
-                     as_attachment=request.args.get("inline") != "1", download_name=doc.original_name)
+    return send_upload(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
+                       download_name=doc.original_name)
 
 
 @bp.route("/holder-documents/<int:doc_id>/check", methods=["POST"])
@@ -268,7 +269,7 @@ def list_orders():
         status = OrderStatus(request.args["status"]) if request.args.get("status") else None
     except ValueError:
         abort(400)
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     rows, total = q.list_orders(db.session, _user(), status=status, page=page)
     return render_template("enrollment/holders/orders.html", rows=rows, total=total, page=page, status=status,
                            statuses=list(OrderStatus))
@@ -468,7 +469,7 @@ def reschedule_appointment(appointment_id):
 def counter_queue():
     policy.require(ep.can_see_counter_queue(_user()))
     day = _day(request.args.get("date"))
-    counter_id = request.args.get("counter", type=int)
+    counter_id = int_arg("counter")
     return render_template("enrollment/holders/queue.html", day=day, counter_id=counter_id,
                            rows=q.day_queue(db.session, _user(), day, counter_id=counter_id),
                            counters=q.list_counters(db.session), LOCAL_TZ=LOCAL_TZ)

@@ -43,7 +43,11 @@ REQUIRED = ("name", "registry_number", "kind", "district", "address", "email_dom
             "registrar_name", "registrar_position", "registrar_email", "registrar_phone")
 
 
-def validate_registration(session, data: Registration) -> tuple[dict, list[str]]:
+def validate_registration(session, data: Registration, *, tell_existing_account: bool = True
+                          ) -> tuple[dict, list[str]]:
+    """Field errors of a registration. ``tell_existing_account=False`` for the public
+    forms, which must not reveal whether an address has an account (ASVS 2.2.x,
+    6.3.x): ``register_publicly`` says so in an e-mail to that address instead."""
     errors: dict = {}
     for f in REQUIRED:
         if not str(getattr(data, f) or "").strip():
@@ -69,7 +73,8 @@ def validate_registration(session, data: Registration) -> tuple[dict, list[str]]
         elif domains and not v.domain_allowed(data.registrar_email, domains):
             errors["registrar_email"] = _l("The registration officer's e-mail must be in one of the "
                                            "organisation's domains (%(domains)s).", domains=", ".join(domains))
-        elif session.execute(sa.select(User.id).where(User.email == normalise_email(data.registrar_email))).first():
+        elif tell_existing_account and session.execute(
+                sa.select(User.id).where(User.email == normalise_email(data.registrar_email))).first():
             errors["registrar_email"] = _l("An account with this e-mail already exists.")
     for f in ("phone", "registrar_phone"):
         value = getattr(data, f)
@@ -104,6 +109,41 @@ def register_organisation(session, data: Registration, *, ports):
     audit.record(session, user, "organisation.registered", org,
                  {"registry_number": org.registry_number, "name": org.name})
     return org, user, generated
+
+
+@dataclass
+class PublicRegistration:
+    """What a public registration did. The caller answers the same either way; only
+    the e-mail to the registrar's address tells which."""
+    organisation: Organisation | None
+    registrar: User | None
+
+
+def register_publicly(session, data: Registration, *, ports) -> PublicRegistration:
+    """The public form and API: the same answer whether or not the registrar's
+    e-mail already has an account (staff addresses included). A new address gets
+    the organisation, the account and a welcome e-mail; a known one gets nothing
+    but an e-mail that explains. The password is hashed either way, so the answer
+    takes as long."""
+    errors, _ = validate_registration(session, data, tell_existing_account=False)
+    if not data.password:
+        errors["password"] = _l("This field is required.")
+    if errors:
+        raise ValidationFailed(errors)
+    email = normalise_email(data.registrar_email)
+    existing = session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    if existing is not None:
+        ports.passwords.hash(data.password)
+        audit.record(session, "anonymous", "organisation.registration_refused", None,
+                     {"registry_number": data.registry_number.strip(), "why": "account_exists"})
+        ports.notifier.notify(session, to=existing.email, locale=existing.locale or "mn",
+                              template="registration_account_exists",
+                              context={"name": data.registrar_name.strip(), "org_name": data.name.strip()})
+        return PublicRegistration(None, None)
+    org, user, _ = register_organisation(session, data, ports=ports)
+    ports.notifier.notify(session, to=user.email, locale=user.locale or "mn", template="registration_received",
+                          context={"org": org})
+    return PublicRegistration(org, user)
 
 
 def upload_document(session, actor, org: Organisation, kind: DocumentKind, filename: str, data: bytes,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from ra.auth import policy
 from ra.db import commit
@@ -14,7 +14,8 @@ from ra.errors import RAError, ValidationFailed
 from ra.extensions import db
 from ra.i18n import _l
 from ra.ports import current_ports
-from ra.uploads import MAX_BYTES
+from ra.uploads import MAX_BYTES, send_upload
+from ra.web import page_arg
 
 bp = Blueprint("enrollment", __name__)
 
@@ -60,22 +61,25 @@ def register_organisation():
             password=form.password.data or None, locale=request.form.get("locale") or "mn")
         if form.validate_on_submit():
             try:
-                org, user, _ = service.register_organisation(db.session, data, ports=current_ports())
+                service.register_publicly(db.session, data, ports=current_ports())
                 commit()
             except ValidationFailed as exc:
                 db.session.rollback()
                 errors = exc.errors
                 status = 422
             else:
-                login_user(user)
-                flash(_l("Your organisation is registered. Upload the official request letter next."), "success")
-                return redirect(url_for("enrollment.show_dashboard"), 303)
+                # The same answer whether or not the address already had an account:
+                # the e-mail to it says which.
+                flash(_l("Thank you. We have sent an e-mail to %(email)s: it says how to continue. "
+                         "Log in with this e-mail and the password you chose.", email=data.registrar_email.strip()),
+                      "success")
+                return redirect(url_for("auth.login"), 303)
         elif form.csrf_token.errors:
             status = 400
         else:
             # Show every problem at once, the form's and the domain's, so the user
             # corrects the form in one go.
-            errors, _ = service.validate_registration(db.session, data)
+            errors, _ = service.validate_registration(db.session, data, tell_existing_account=False)
             status = 422
     return render_template("enrollment/register.html", form=form, errors=errors), status
 
@@ -99,7 +103,7 @@ def list_organisations():
         status = OrganisationStatus(status) if status else None
     except ValueError:
         abort(400)
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     rows, total = queries.list_organisations(db.session, _user(), status=status, q=request.args.get("q", ""),
                                              page=page)
     return render_template("enrollment/list.html", rows=rows, total=total, page=page, status=status,
@@ -151,8 +155,8 @@ def upload_document(org_id, kind):
 def download_document(doc_id):
     doc = queries.get_document(db.session, _user(), doc_id)
     policy.require(policy.can_download_organisation_document(_user(), doc.organisation))
-    return send_file(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
-                     as_attachment=True, download_name=doc.original_name)
+    return send_upload(current_ports().files.path(doc.stored_name), mimetype=doc.content_type,
+                       download_name=doc.original_name)
 
 
 @bp.route("/organisations/<int:org_id>/contract.pdf")

@@ -1,6 +1,7 @@
 """The ``Mailer`` port and its implementations, chosen by ``RA_MAIL_URL``."""
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 import time
@@ -22,10 +23,12 @@ class FileMailer:
         self.directory = Path(directory)
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
         tmp = self.directory / (name + ".tmp")
-        tmp.write_bytes(message.as_bytes())
+        # The messages hold one-time codes: readable by the app's user only.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(message.as_bytes())
         tmp.rename(self.directory / name)
 
 

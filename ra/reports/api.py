@@ -19,6 +19,7 @@ from ra.reports import policy as P
 from ra.reports.exports import Texts
 from ra.reports.periods import BUCKETS, parse_filter, parse_month
 from ra.reports.tables import Table
+from ra.web import int_arg, page_arg
 
 MAX_PER_PAGE = 1000
 
@@ -40,12 +41,7 @@ def _group_by(allowed: tuple, default: str) -> str:
 
 
 def _page_args() -> tuple[int, int]:
-    try:
-        page = max(1, int(request.args.get("page") or 1))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page") or 100)))
-    except ValueError:
-        raise UserError(_l("“page” and “per_page” must be whole numbers."), code="bad_number") from None
-    return page, per_page
+    return page_arg(), min(MAX_PER_PAGE, int_arg("per_page", 100, minimum=1))
 
 
 def _value(v, texts=str):
@@ -186,7 +182,11 @@ def register_api(bp):
 
 def openapi_paths() -> dict:
     """The reports' part of the OpenAPI document (merged into ``ra.api.openapi``)."""
+    from ra.enrollment.reference import District, OrganisationKind
+    from ra.web import MAX_ID, MAX_PAGE
+
     err = {"$ref": "#/components/schemas/Error"}
+    ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
     def errors(*codes):
         text = {400: "Bad date, inverted range, unknown group_by or filter value", 401: "No or bad bearer token",
@@ -204,9 +204,10 @@ def openapi_paths() -> dict:
               {"type": "string", "enum": ["day", "week", "month", "quarter", "year", "custom"]}),
         param("on", "A day inside the period (default: today)", {"type": "string", "format": "date"}),
         param("bucket", "Time buckets of series", {"type": "string", "enum": list(BUCKETS)}),
-        param("organisation_id", "One organisation (a registrar: only their own)", {"type": "integer"}),
-        param("kind", "Organisation kind (DESIGN §6)"), param("district", "District of Ulaanbaatar"),
-        param("officer_id", "RU officer", {"type": "integer"}), param("profile", "Certificate profile"),
+        param("organisation_id", "One organisation (a registrar: only their own)", ID),
+        param("kind", "Organisation kind (DESIGN §6)", {"type": "string", "enum": [k.value for k in OrganisationKind]}),
+        param("district", "District of Ulaanbaatar", {"type": "string", "enum": [d.value for d in District]}),
+        param("officer_id", "RU officer", ID), param("profile", "Certificate profile"),
     ]
 
     def op(summary, extra=(), responses=(400, 401, 403, 404)):
@@ -216,8 +217,9 @@ def openapi_paths() -> dict:
 
     group = lambda values, default: param("group_by", f"Grouping (default {default})",  # noqa: E731
                                           {"type": "string", "enum": list(values)})
-    paging = [param("page", "Page", {"type": "integer"}), param("per_page", "Rows per page (≤ 1000)",
-                                                               {"type": "integer"})]
+    paging = [param("page", "Page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+              param("per_page", "Rows per page (more than 1000 gives 1000)",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_ID})]
     sorting = [param("sort", "Column to sort by (organisation tables)"),
                param("dir", "asc or desc", {"type": "string", "enum": ["asc", "desc"]})]
     return {

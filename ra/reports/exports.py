@@ -107,12 +107,24 @@ def group_digits(n: int) -> str:
     return f"{n:,}".replace(",", "\u00a0")
 
 
+# OWASP "CSV Injection": a spreadsheet treats a cell that starts with one of these
+# as a formula (``=HYPERLINK(...)`` in a holder's position would leak the sheet).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading quote before a formula start."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv_cell(value, kind: str, texts=str) -> str:
     v = plain(value, kind, texts)
     if v is None:
         return ""
     if isinstance(v, datetime):
         return v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, str):
+        return csv_safe(v)
     return str(v)
 
 
@@ -121,7 +133,7 @@ def csv_chunks(table: Table, *, rows_per_chunk: int = 2000) -> Iterator[bytes]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     yield "\ufeff".encode("utf-8")
-    writer.writerow([str(c.label) for c in table.columns])
+    writer.writerow([csv_safe(str(c.label)) for c in table.columns])
     n, texts, cols = 0, Texts(), [(c.key, c.kind) for c in table.columns]
     for row in table.all_rows():
         writer.writerow([_csv_cell(row.get(key), kind, texts) for key, kind in cols])
@@ -131,7 +143,7 @@ def csv_chunks(table: Table, *, rows_per_chunk: int = 2000) -> Iterator[bytes]:
             buf.seek(0)
             buf.truncate()
     if table.totals and not table.stream:
-        writer.writerow(_totals_row(table, str(_l("Total"))))
+        writer.writerow([csv_safe(c) if isinstance(c, str) else c for c in _totals_row(table, str(_l("Total")))])
     yield buf.getvalue().encode("utf-8")
 
 
@@ -166,19 +178,29 @@ def write_xlsx(page: ReportPage, meta: Meta, out) -> None:
     wb = Workbook(write_only=True)
     used: set = set()
     bold = Font(bold=True)
+
+    def text(ws, value):
+        # openpyxl writes a string that starts with "=" as a formula; a cell typed
+        # as a string is shown as text whatever it starts with.
+        if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.data_type = "s"
+            return cell
+        return value
+
     for table in page.tables:
         ws = wb.create_sheet(_sheet_title(str(table.title), used))
         ws.append([_bold(WriteOnlyCell(ws, value=str(meta.title)), bold)])
-        ws.append([str(table.title)])
+        ws.append([text(ws, str(table.title))])
         ws.append([str(RU_NAME)])
         for label, value in meta.filters:
-            ws.append([str(label), value])
-        ws.append([str(_l("Generated at")), meta.generated_local, meta.generated_by])
+            ws.append([text(ws, str(label)), text(ws, value)])
+        ws.append([str(_l("Generated at")), meta.generated_local, text(ws, meta.generated_by)])
         ws.append([])
         ws.append([_bold(WriteOnlyCell(ws, value=str(c.label)), bold) for c in table.columns])
         texts, cols = Texts(), [(c.key, c.kind) for c in table.columns]
         for row in table.all_rows():  # plain values: styled cells cost several times more to write
-            ws.append([plain(row.get(key), kind, texts) for key, kind in cols])
+            ws.append([text(ws, plain(row.get(key), kind, texts)) for key, kind in cols])
         if table.totals and not table.stream:
             ws.append([_bold(WriteOnlyCell(ws, value=v), bold) for v in _totals_row(table, str(_l("Total")))])
     wb.save(out)
@@ -186,6 +208,8 @@ def write_xlsx(page: ReportPage, meta: Meta, out) -> None:
 
 def _bold(cell, font):
     cell.font = font
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+        cell.data_type = "s"
     return cell
 
 

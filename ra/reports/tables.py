@@ -77,13 +77,6 @@ def parse_sort(args, columns: list[Column], default: str, default_desc: bool = F
     return sort, desc
 
 
-def parse_page(args) -> int:
-    try:
-        return max(1, int(args.get("page") or 1))
-    except (TypeError, ValueError):
-        return 1
-
-
 # Column labels shared by several reports.
 COUNT = _l("Count")
 ISSUED = _l("Issued")

@@ -24,6 +24,7 @@ from ra.reports import policy as P
 from ra.reports import tables as T
 from ra.reports.issuance import GROUP_BY
 from ra.reports.periods import BUCKETS, PERIOD_LABELS, PERIODS, parse_filter, parse_month
+from ra.web import page_arg
 
 bp = Blueprint("reports", __name__, url_prefix="/reports", static_folder="static", static_url_path="/static")
 
@@ -57,7 +58,7 @@ def _context(*, export: bool) -> pages.Context:
         group_by = "kind"
     return pages.Context(profiles=ports.profiles, now=ports.clock.now(), group_by=group_by,
                          sort=request.args.get("sort") or None, desc=request.args.get("dir", "desc") == "desc",
-                         page=1 if export else T.parse_page(request.args), per_page=None if export else T.PER_PAGE)
+                         page=1 if export else page_arg(), per_page=None if export else T.PER_PAGE)
 
 
 def _lang() -> str:

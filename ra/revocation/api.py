@@ -84,7 +84,7 @@ def register_api(bp):
     def approve_revocation(request_id):
         req = q.get_request(db.session, actor(), request_id)
         ports = current_ports()
-        note = (json_body_or_empty().get("note") or "")
+        note = (json_body(optional=True).get("note") or "")
         jobs.run(db.session, actor(), lambda: service.approve(db.session, actor(), req, note=str(note),
                                                                 ports=ports), ports=ports)
         return jsonify(request_json(q.get_request(db.session, actor(), request_id)))
@@ -105,7 +105,7 @@ def register_api(bp):
         asked = public_views.report(email, serial)
         if asked.throttled:
             return public_views.throttled_response(asked)
-        resp = jsonify({"id": asked.reference, "message": str(public_views.sent_if_matched()),
+        resp = jsonify({"id": asked.receipt, "message": str(public_views.sent_if_matched()),
                         "valid_minutes": lost_reports.CODE_MINUTES})
         resp.status_code = 202
         return public_views.send_after_response(resp, asked)
@@ -132,16 +132,9 @@ def register_api(bp):
         cert = q.certificate_for(db.session, actor(), serial)
         ports = current_ports()
         made = jobs.run(db.session, actor(), lambda: service.release_at_counter(
-            db.session, actor(), cert, ports=ports, note=str(json_body_or_empty().get("note") or "")), ports=ports)
+            db.session, actor(), cert, ports=ports, note=str(json_body(optional=True).get("note") or "")), ports=ports)
         return jsonify({**certificate_json(q.certificate_for(db.session, actor(), serial)),
                         "request": request_json(made)})
-
-
-def json_body_or_empty() -> dict:
-    from flask import request
-
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
 
 
 def openapi_paths() -> dict:

@@ -50,6 +50,7 @@ def publish_cmd(out):
             for suffix, encoding in ((".crl", serialization.Encoding.DER), (".crl.pem", serialization.Encoding.PEM)):
                 tmp = out / f".{p.name}{suffix}.part"
                 tmp.write_bytes(crl.public_bytes(encoding))
+                tmp.chmod(0o644)  # a CRL is public: the web server publishing it must read it
                 tmp.replace(out / f"{p.name}{suffix}")
     commit()
     # The log's state at each publication is vouched for off the machine.

@@ -3,17 +3,22 @@ with nothing but the registered e-mail and the token's serial number.
 
 1. ``report_lost``: if the e-mail is the registered address of the holder of the
    handed-over token, a one-time code goes to it. The answer is the same either
-   way. Every report is kept: while a code is open (30 minutes), another report
-   counts on it instead of sending another e-mail, at most three codes per token
-   and hour go out, and a report beyond that is kept for the officer
-   (``not_sent``). Reports from one client address beyond 10 in 10 minutes are
-   answered 429 — but still kept, and the code still sent if one is due: an
-   attacker's flood can neither fill the holder's mailbox nor lose their report.
-2. ``confirm_report``: the code (80 random bits, single use, 30 minutes, at most
-   5 wrong tries, stored only as its SHA-256) suspends the token and puts its
-   certificates on hold at once; their revocation (keyCompromise) waits for the
-   holder's own "lost, not misplaced" — which needs no second approver — or an
-   officer's confirmation.
+   way — the same status and the same shape, with a fresh receipt number every
+   time: the report's own reference is only in the e-mail, so the answer cannot
+   tell whether e-mail and serial matched, and nobody but the mailbox's owner can
+   aim wrong codes at the report. While a code is open (30 minutes), another
+   report counts on it instead of sending another e-mail; at most three codes per
+   token and hour go out, and a report beyond that is kept for the officer
+   (``not_sent``). The client's limit comes first: reports from one client
+   address beyond 10 in 10 minutes are answered 429 and audited, and count on no
+   token, so a stranger's flood can neither fill the holder's mailbox nor use up
+   the holder's codes.
+2. ``confirm_report``: the code (80 random bits, single use, 30 minutes, stored
+   only as its SHA-256) names its report by itself; the e-mail's link also names
+   it, and wrong codes aimed at that link count against the report (five lock
+   it). A valid code suspends the token and puts its certificates on hold at
+   once; their revocation (keyCompromise) waits for the holder's own "lost, not
+   misplaced" — which needs no second approver — or an officer's confirmation.
 
 Services only flush; the entry points commit (and commit before answering with a
 ``Recorded`` refusal). The code goes out straight after the response, never
@@ -86,7 +91,9 @@ def _hit(session, scope: str, value: str, limit: int, window: timedelta, now) ->
 
 @dataclass
 class Asked:
-    reference: str
+    """What the reporter is told: a receipt number that is fresh every time and
+    names nothing (the report's reference goes only to the registered mailbox)."""
+    receipt: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     mail: CodeMail | None = None
     throttled: bool = False
 
@@ -94,21 +101,25 @@ class Asked:
 def report_lost(session, *, email: str, serial: str, client: str, ports) -> Asked:
     email, serial = normalise_email(email)[:254], (serial or "").strip()[:64]
     now = ports.clock.now()
-    within = _hit(session, "report-address", client, REPORTS_PER_ADDRESS, REPORT_WINDOW, now)
+    if not _hit(session, "report-address", client, REPORTS_PER_ADDRESS, REPORT_WINDOW, now):
+        # Before anything about the token: an over-eager client uses up its own
+        # allowance, never the holder's.
+        audit.record(session, "anonymous", "lost_token_report.throttled", None,
+                     {"serial": serial[:32], "client": client})
+        return Asked(throttled=True)
     token = q.token_by_serial(session, serial)
     holder = q.holder_of_token(session, token) if token is not None else None
     if token is None or holder is None or token.status not in REPORTABLE or normalise_email(holder.email) != email:
         audit.record(session, "anonymous", "lost_token_report.unmatched", None,
-                     {"serial": serial[:32], "client": client, "throttled": not within})
-        return Asked(secrets.token_urlsafe(16), throttled=not within)
+                     {"serial": serial[:32], "client": client})
+        return Asked()
     open_report = q.open_report(session, token, now)
     if open_report is not None:  # a code is out: count it, send nothing
         open_report.reports += 1
         open_report.last_report_at = now
         audit.record(session, holder.email, "lost_token_report.repeated", open_report,
-                     {"serial": token.serial, "reports": open_report.reports, "client": client,
-                      "throttled": not within})
-        return Asked(open_report.reference, throttled=not within)
+                     {"serial": token.serial, "reports": open_report.reports, "client": client})
+        return Asked()
     common = dict(reference=secrets.token_urlsafe(16), token_id=token.id, holder_id=holder.id, email=holder.email,
                   client=client[:64], created_at=now, last_report_at=now, reports=1, failed_attempts=0,
                   certainly_lost=False)
@@ -118,7 +129,7 @@ def report_lost(session, *, email: str, serial: str, client: str, ports) -> Aske
         session.flush()
         audit.record(session, holder.email, "lost_token_report.not_sent", report,
                      {"serial": token.serial, "client": client, "why": "codes_per_hour"})
-        return Asked(report.reference, throttled=not within)
+        return Asked()
     code = new_code()
     report = LostTokenReport(status=L.CODE_SENT, code_digest=code_digest(code),
                              expires_at=now + timedelta(minutes=CODE_MINUTES), **common)
@@ -130,7 +141,7 @@ def report_lost(session, *, email: str, serial: str, client: str, ports) -> Aske
     subject, body = ports.notifier.render("lost_token_code", holder.locale or "mn", {
         "holder": holder, "token": token, "code": code, "minutes": CODE_MINUTES, "reference": report.reference,
         "confirm_url": f"{ports.base_url}/lost-token/{report.reference}"})
-    return Asked(report.reference, CodeMail(holder.email, subject, body), throttled=not within)
+    return Asked(mail=CodeMail(holder.email, subject, body))
 
 
 def deliver_code(mail: CodeMail, *, ports) -> bool:
@@ -152,10 +163,12 @@ def confirm_report(session, *, reference: str, code: str, lost: bool, client: st
     if not _hit(session, "prove-address", client, PROOFS_PER_ADDRESS, PROOF_WINDOW, now):
         audit.record(session, "anonymous", "lost_token_report.throttled", None, {"client": client})
         raise E.ProofsThrottled()
-    report = q.report_by_reference(session, reference)
+    named = q.report_by_reference(session, reference)  # the e-mail's link names its report
     digest = code_digest(code)
-    if report is None or digest is None or report.code_digest != digest:
-        _wrong_code(session, report, reference, client, now)
+    report = named if named is not None and digest is not None and named.code_digest == digest else (
+        q.report_by_code_digest(session, digest) if digest is not None else None)
+    if report is None:
+        _wrong_code(session, named, reference, client, now)
         raise E.CodeRefused()
     if report.status == L.CONFIRMED:
         raise E.CodeUsed()

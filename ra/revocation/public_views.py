@@ -30,13 +30,14 @@ from ra.revocation import jobs, lost_reports, publication
 from ra.revocation.errors import ReportsThrottled
 from ra.revocation.forms import LostConfirmForm, LostReportForm
 from ra.revocation.views import bp
-from ra.web import error_response
+from ra.web import error_response, page_arg
 
 LIST_PAGE = 100
 OCSP_MAX_BYTES = 64 * 1024
 
 
 def client_address() -> str:
+    """The client's own address (behind the proxies named in RA_TRUSTED_PROXIES)."""
     return request.remote_addr or "-"
 
 
@@ -91,7 +92,7 @@ def report_lost_token():
                                         message=ReportsThrottled(minutes=lost_reports.CODE_MINUTES).render()),
                         status=429)
         return send_after_response(resp, asked)
-    resp = redirect(url_for("revocation.confirm_lost_token", reference=asked.reference, sent=1), 303)
+    resp = redirect(url_for("revocation.confirm_lost_token", reference=asked.receipt, sent=1), 303)
     return send_after_response(resp, asked)
 
 
@@ -135,7 +136,7 @@ def crl_pem(name):
 def published_lists():
     ports = current_ports()
     which = request.args.get("list", "")
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     shown = []
     for authority in ports.ca.authorities():
         shown.append((authority, publication.lists_of(authority.name, ports.ca.crl(authority.name))))

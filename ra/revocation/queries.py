@@ -152,6 +152,11 @@ def unpublished(session, limit: int = 500) -> list[RevocationRequest]:
 
 # -- lost-token reports ----------------------------------------------------------------------
 
+def report_by_code_digest(session, digest: str) -> LostTokenReport | None:
+    return session.execute(sa.select(LostTokenReport).where(LostTokenReport.code_digest == digest)
+                           ).scalar_one_or_none()
+
+
 def report_by_reference(session, reference: str) -> LostTokenReport | None:
     reference = str(reference or "")
     if not reference or len(reference) > 32:

@@ -26,6 +26,7 @@ from ra.revocation import queries as q
 from ra.revocation import service
 from ra.revocation.forms import DecisionForm, KeepOnHoldForm, RejectForm, ReleaseForm, RequestForm
 from ra.revocation.states import OPEN, RevocationStatus
+from ra.web import page_arg
 
 bp = Blueprint("revocation", __name__)
 CSRF_EXPIRED = _l("The form has expired or was not sent from this site. Reload the page and try again.")
@@ -61,7 +62,7 @@ def list_revocations():
         status = RevocationStatus(request.args["status"]) if request.args.get("status") else None
     except ValueError:
         status = None
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     ports = current_ports()
     now = ports.clock.now()
     open_rows, _ = q.list_requests(db.session, user, open_only=True, per_page=500)

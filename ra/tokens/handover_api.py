@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from ra.api import actor, json_body, token_required
 from ra.auth import policy as auth_policy
@@ -81,9 +81,9 @@ def register_api(bp):
     @bp.route("/handovers/<int:handover_id>/resume", methods=["POST"])
     @token_required
     def resume_handover(handover_id):
+        body = json_body(optional=True)
         h = hq.get_handover(db.session, handover_id)
         auth_policy.require(svc.can_hand_over(actor(), h.order))
-        body = request.get_json(silent=True) or {}
         result = jobs.run(db.session, actor(), h.id, token_serial=str(body.get("token_serial") or "") or None,
                           locale=_locale(), ports=current_ports(), **_pin_args(body, required=False))
         return _answer(result)
@@ -91,10 +91,10 @@ def register_api(bp):
     @bp.route("/handovers/<int:handover_id>/cancel", methods=["POST"])
     @token_required
     def cancel_handover(handover_id):
+        body = json_body(optional=True)
         h = hq.get_handover(db.session, handover_id)
         auth_policy.require(svc.can_hand_over(actor(), h.order))
-        jobs.cancel(db.session, actor(), h.id, str((request.get_json(silent=True) or {}).get("reason") or ""),
-                    ports=current_ports())
+        jobs.cancel(db.session, actor(), h.id, str(body.get("reason") or ""), ports=current_ports())
         return jsonify(handover_json(hq.get_handover(db.session, handover_id)))
 
     @bp.route("/handovers/<int:handover_id>/receipt.pdf", methods=["GET"])

@@ -57,8 +57,8 @@ SESSION_MINUTES = 30          # from the latest proof of the code
 MAX_WRONG_CODES = 5
 CODES_PER_TOKEN_PER_HOUR = 3
 ASKS_PER_ADDRESS = 10         # public requests per client address and hour
-ASKS_PER_EMAIL = 5
-ASKS_PER_SERIAL = 5
+ASKS_PER_EMAIL = 20            # above one address's limit: one client cannot use up a holder's asks
+ASKS_PER_SERIAL = 20
 PROOFS_PER_ADDRESS = 30       # code proofs per client address and hour
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U

@@ -15,6 +15,7 @@ from ra.tokens import queries
 from ra.tokens import stock_service as service
 from ra.tokens.forms import BatchForm, FactorySoPinForm, StateChangeForm, UnblockForm
 from ra.tokens.states import ACTION_LABELS, TokenStatus, event_label, manual_targets
+from ra.web import page_arg
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
 
@@ -38,7 +39,7 @@ def show_stock():
         status = TokenStatus(request.args["status"]) if request.args.get("status") else None
     except ValueError:
         abort(400)
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     rows, total = queries.list_tokens(db.session, status=status, q=q, page=page)
     return render_template("tokens/stock.html", counts=queries.stock_counts(db.session),
                            by_model=queries.counts_by_model(db.session), batches=queries.list_batches(db.session),

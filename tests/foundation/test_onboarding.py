@@ -1,4 +1,5 @@
 """Organisation onboarding through the pages and the JSON API (DESIGN §3.1)."""
+import re
 import subprocess
 
 import sqlalchemy as sa
@@ -32,10 +33,13 @@ def _count_orgs(app):
         return db.session.execute(sa.select(sa.func.count(Organisation.id))).scalar()
 
 
-def test_registration_creates_a_pending_organisation_and_logs_the_registrar_in(app, client):
+def test_registration_creates_a_pending_organisation_and_the_registrar_logs_in(app, client, mail):
     resp, data = _register(client)
-    assert resp.status_code == 303
-    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/login")
+    [welcome] = mail.to(data["registrar_email"])
+    assert data["name"] in welcome.get_content()
+    login(client, data["registrar_email"])
+    page = client.get("/my-organisation").get_data(as_text=True)
     assert data["name"] in page
     assert "Албан хүсэлт хүлээгдэж байна" in page  # status, in Mongolian
     assert "албан хүсэлтээ байршуулна уу" in page  # what is missing
@@ -235,3 +239,28 @@ def test_every_problem_is_shown_at_once(app, client):
     assert resp.status_code == 422
     assert "Энэ талбарыг заавал бөглөнө" in text  # the empty name …
     assert "аль хэдийн бүртгэгдсэн" in text  # … and the duplicate number, in one answer
+
+
+def test_registration_does_not_reveal_an_existing_account(app, client, mail):
+    """A known address (staff included) gets the same answer as a new one, and no
+    organisation; an e-mail to that address explains."""
+    with app.app_context():
+        make_staff(db.session, app.extensions["ra.ports"], email="admin-x@gov.mn")
+        db.session.commit()
+    before = _count_orgs(app)
+    pages = []
+    for email in ("admin-x@gov.mn", "fresh-officer@gov.mn"):
+        browser = app.test_client()
+        resp, _ = _register(browser, registrar_email=email, email_domains="gov.mn")
+        assert resp.status_code == 303 and resp.headers["Location"].endswith("/login")
+        page = browser.get(resp.headers["Location"]).get_data(as_text=True)
+        pages.append(page.replace(email, "EMAIL"))
+    assert _count_orgs(app) == before + 1                                  # only the new address registered
+    strip = lambda html: re.sub(r'name="csrf_token"[^>]*>', "", html)    # noqa: E731
+    assert strip(pages[0]) == strip(pages[1])                              # one answer
+    [explained] = mail.to("admin-x@gov.mn")
+    assert "аль хэдийн бүртгэлтэй" in explained.get_content()              # in the account's language
+    api = [client.post("/api/v1/organisations", json=_form(registrar_email=email, email_domains="gov.mn"))
+           for email in ("admin-x@gov.mn", "other-officer@gov.mn")]
+    assert [a.status_code for a in api] == [202, 202] and api[0].get_json() == api[1].get_json()
+    assert "account" not in str(api[0].get_json()).lower()

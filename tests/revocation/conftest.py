@@ -169,6 +169,14 @@ def code_in(message) -> str:
     return m.group(1)
 
 
+def reference_in(message) -> str:
+    """The report's own reference, from the confirmation link only the mailbox sees."""
+    body = message.get_content() if hasattr(message, "get_content") else str(message)
+    m = re.search(r"/lost-token/([A-Za-z0-9_-]+)", body)
+    assert m, body
+    return m.group(1)
+
+
 def login(client, email: str):
     from tests.enrollment.helpers import login as _login
     return _login(client, email)
