@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from ra import audit
 from ra.auth.models import LoginThrottle, User
 from ra.auth.roles import Role
+from ra.db import insert_missing
 from ra.errors import Conflict, UserError
 from ra.i18n import _l
 from ra.ports import token_digest
@@ -37,10 +38,9 @@ def authenticate(session, email: str, password: str, *, ports, remote_addr: str 
     commits whatever the outcome, so failures are recorded."""
     email = normalise_email(email)
     now = ports.clock.now()
-    throttle = session.get(LoginThrottle, email)
-    if throttle is None:
-        throttle = LoginThrottle(email=email, failures=0)
-        session.add(throttle)
+    # Upsert, then lock: concurrent first logins of one e-mail each count, none fails.
+    insert_missing(session, LoginThrottle.__table__, {"email": email, "failures": 0}, ["email"])
+    throttle = session.get(LoginThrottle, email, with_for_update=True, populate_existing=True)
     details = {"ip": remote_addr}
     if throttle.locked_until and throttle.locked_until > now:
         audit.record(session, email, "login.refused_locked", None, details)
