@@ -20,8 +20,30 @@ from tests.revocation.conftest import auth, build_world, issue
 from tests.support.races import all_at_once, committed_app
 
 
+def _holders_lost_report(app, client, world, issued, smtp_sink) -> int:
+    """The holder reports the token lost by e-mail code, says "misplaced, maybe"; the
+    officer confirms the loss the next morning: the revocation awaits approval."""
+    from ra.revocation import service
+    from tests.revocation.conftest import code_in, user
+
+    smtp_sink.clear()
+    ref = client.post("/api/v1/lost-token-reports", buffered=True, json={  # the code is mailed after the answer
+        "email": issued.holder_email, "token_serial": issued.token_serial}).get_json()["id"]
+    code = code_in(smtp_sink.to(issued.holder_email)[0])
+    misplaced = client.post(f"/api/v1/lost-token-reports/{ref}/confirm", json={"code": code, "lost": False})
+    assert misplaced.status_code == 200
+    with app.app_context():
+        req = db.session.execute(sa.select(RevocationRequest).where(
+            RevocationRequest.certificate_id == issued.certificate_id,
+            RevocationRequest.status == RevocationStatus.AWAITING_CONFIRMATION)).scalar_one()
+        service.confirm_lost(db.session, user(world.officer), req, ports=app.extensions["ra.ports"])
+        db.session.commit()
+        assert req.status == RevocationStatus.AWAITING_APPROVAL
+        return req.id
+
+
 @pytest.mark.parametrize("requester, approvers", [
-    ("registrar", 2), ("registrar", 3), ("officer", 2), ("officer", 3)])
+    ("registrar", 2), ("registrar", 3), ("officer", 2), ("officer", 3), ("holder", 2), ("holder", 3)])
 def test_racing_approvers_complete_the_revocation_once(db_kind, tmp_path, smtp_sink, requester, approvers):
     with committed_app(db_kind, tmp_path, smtp_sink.port) as app:
         ports = app.extensions["ra.ports"]
@@ -34,11 +56,14 @@ def test_racing_approvers_complete_the_revocation_once(db_kind, tmp_path, smtp_s
             deciders = [api_token(db.session, u) for u in extra]
             db.session.commit()
         client = app.test_client()
-        asker = world.registrar if requester == "registrar" else world.officer
-        resp = client.post("/api/v1/revocations", headers=auth(world, asker), json={
-            "certificate_serial": issued.serial, "reason": "affiliationChanged"})
-        assert resp.status_code == 201 and resp.get_json()["status"] == "awaiting_approval", resp.get_json()
-        request_id = resp.get_json()["id"]
+        if requester == "holder":
+            request_id = _holders_lost_report(app, client, world, issued, smtp_sink)
+        else:
+            asker = world.registrar if requester == "registrar" else world.officer
+            resp = client.post("/api/v1/revocations", headers=auth(world, asker), json={
+                "certificate_serial": issued.serial, "reason": "affiliationChanged"})
+            assert resp.status_code == 201 and resp.get_json()["status"] == "awaiting_approval", resp.get_json()
+            request_id = resp.get_json()["id"]
         tokens = ([world.tokens[world.manager]] + deciders + [world.tokens[world.officer2]])[:approvers]
 
         def approve(token):
