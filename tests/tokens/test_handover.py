@@ -12,6 +12,7 @@ from ra.audit.models import AuditRecord
 from ra.enrollment.order_states import OrderStatus
 from ra.errors import PermissionDenied
 from ra.extensions import db
+from ra.ports import LOCAL_TZ
 from ra.tokens import handover_jobs as jobs
 from ra.tokens import handover_service as svc
 from ra.tokens import queries
@@ -85,7 +86,8 @@ def test_a_full_handover_puts_a_protected_key_and_its_certificate_on_the_token(c
     for expected in (order.holder.full_name, order.holder.register_number, order.organisation.name, token.serial,
                      certs[0].serial, h.receipt_number, staff.officer.full_name):
         assert expected in text, expected
-    assert stored.not_valid_after_utc.strftime("%Y-%m-%d") in text
+    # The receipt gives dates in Ulaanbaatar, where the holder signs it (UTC+8).
+    assert stored.not_valid_after_utc.astimezone(LOCAL_TZ).strftime("%Y-%m-%d") in text
 
 
 def svc_handover(result):
