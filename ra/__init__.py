@@ -70,7 +70,14 @@ def _init_extensions(app: Flask) -> None:
 
 def _tune_sqlite(engine, event) -> None:
     """Foreign keys on, WAL, a busy timeout, and transactions that pysqlite leaves to
-    SQLAlchemy so SAVEPOINTs work (SQLAlchemy's documented pysqlite recipe)."""
+    SQLAlchemy so SAVEPOINTs work (SQLAlchemy's documented pysqlite recipe).
+
+    Writing transactions begin IMMEDIATE: a deferred one that has read and then
+    writes after another writer committed fails at once with "database is locked"
+    (SQLite does not call the busy handler for a reader's upgrade, since waiting
+    could not help), so concurrent requests would get 500s. Taking the write lock
+    at BEGIN makes them queue on the busy timeout instead. Page reads (GET) stay
+    deferred so that they never wait for a writer (WAL)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
@@ -83,7 +90,12 @@ def _tune_sqlite(engine, event) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN" if _reading_request() else "BEGIN IMMEDIATE")
+
+
+def _reading_request() -> bool:
+    from flask import has_request_context, request
+    return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
 
 
 def _import_models() -> None:

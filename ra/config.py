@@ -129,6 +129,9 @@ def load_config(overrides: dict | None = None, environ: os._Environ | dict | Non
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        # A pooled connection that died with a database restart is replaced before
+        # use instead of failing the request that drew it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Uploads are at most 10 MB; allow room for the multipart envelope and
         # refuse larger bodies before they are read.
         "MAX_UPLOAD_BYTES": 10 * 1024 * 1024,

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import enum
+import logging
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from ra.extensions import db
+
+log = logging.getLogger("ra.db")
 
 
 def utcnow() -> datetime:
@@ -87,3 +90,56 @@ def bulk_insert(session, table: sa.Table, rows: list[dict]) -> None:
     with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([v.value if isinstance(v, enum.Enum) else v for v in (row[c] for c in columns)])
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost
+# a race and was rolled back whole, so running it again is safe.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def is_lost_race(exc: BaseException) -> bool:
+    """A deadlock, a serialisation failure, or SQLite still locked after its busy timeout."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(exc, sa.exc.OperationalError) and "database is locked" in str(orig)
+
+
+def retrying(session, work, *, attempts: int = 3):
+    """Runs ``work()`` (which ends in a commit) again after a lost race, a bounded
+    number of times; then answers 503 Busy, never a 500. Each failed attempt was
+    rolled back by the database, so nothing of it stays."""
+    from ra.errors import Busy
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except sa.exc.DBAPIError as exc:
+            if not is_lost_race(exc):
+                raise
+            session.rollback()
+            log.warning("transaction lost a race (attempt %d of %d): %s", attempt, attempts,
+                        getattr(exc.orig, "sqlstate", None) or "locked")
+    raise Busy()
+
+
+def lock_for_update(session, obj):
+    """Takes the row lock on ``obj`` (``SELECT … FOR UPDATE``; on SQLite the
+    transaction already holds the write lock) and reloads it, its collections
+    included, so a decision counts what concurrent transactions committed."""
+    mapper = sa.inspect(obj).mapper
+    keys = dict(zip((c.key for c in mapper.primary_key), sa.inspect(obj).identity))
+    session.expire(obj)
+    stmt = sa.select(mapper.class_).filter_by(**keys).with_for_update().execution_options(populate_existing=True)
+    return session.execute(stmt).scalar_one()
+
+
+def insert_missing(session, table: sa.Table, values: dict, key: list[str]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: creates a throttle or counter row unless a
+    concurrent request just did (which would otherwise end in an IntegrityError)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.connection().execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=key))

@@ -78,3 +78,21 @@ class BackendUnavailable(RAError):
     status = 503
     code = "backend_unavailable"
     default_message = _l("An outside service is unavailable. Nothing was lost; try again later.")
+
+
+class Busy(RAError):
+    """The database stayed busy (deadlocks, a locked SQLite file) after a few tries:
+    nothing was saved; the same request may simply be sent again."""
+    status = 503
+    code = "busy"
+    retry_after = 2
+    default_message = _l(
+        "Many people are working on the same data right now. Nothing was saved; try again in a moment.")
+
+
+class DatabaseUnavailable(RAError):
+    """The database cannot be reached (restarting, failing over): nothing was saved."""
+    status = 503
+    code = "database_unavailable"
+    retry_after = 30
+    default_message = _l("The service is briefly unavailable. Nothing was saved; try again in a minute.")

@@ -5,12 +5,13 @@ import logging
 import uuid
 from urllib.parse import urlsplit
 
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from ra.errors import RAError, ValidationFailed
+from ra.errors import Busy, DatabaseUnavailable, RAError, ValidationFailed
 from ra.i18n import LANGUAGES, _l
 
 log = logging.getLogger("ra.web")
@@ -70,13 +71,33 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, code: str, message, *, errors: dict | None = None):
+def error_response(status: int, code: str, message, *, errors: dict | None = None, extra: dict | None = None):
     if wants_json():
-        body = {"error": {"code": code, "message": str(message)}}
+        body = {"error": {"code": code, "message": str(message), **(extra or {})}}
         if errors:
             body["error"]["fields"] = {k: str(v) for k, v in errors.items()}
         return jsonify(body), status
     return render_template("error.html", status=status, message=message, errors=errors), status
+
+
+def _error_extra(exc: RAError) -> dict:
+    """What a client needs to recover: the field at fault (a unique value taken by a
+    concurrent request), the state another request moved the object to."""
+    extra = {}
+    if exc.field:
+        extra["field"] = exc.field
+    if getattr(exc, "state", None):
+        extra["state"] = exc.state
+    return extra
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    """Connection refused or dropped (psycopg's OperationalError with no SQLSTATE,
+    or class 08, or an administrator shutdown 57P0x)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    return state == "" and "sqlite" not in type(exc.orig).__module__ or state.startswith(("08", "57P"))
 
 
 def safe_next_url(target: str | None) -> str | None:
@@ -94,8 +115,44 @@ def init_app(app) -> None:
     def _ra_error(exc: RAError):
         from ra.extensions import db
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.render(),
-                              errors=getattr(exc, "errors", None) if isinstance(exc, ValidationFailed) else None)
+        resp = error_response(exc.status, exc.code, exc.render(),
+                              errors=getattr(exc, "errors", None) if isinstance(exc, ValidationFailed) else None,
+                              extra=_error_extra(exc))
+        if getattr(exc, "retry_after", None):
+            resp = make_response(resp)
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+
+    @app.errorhandler(DBAPIError)
+    def _database(exc: DBAPIError):
+        # A race lost after the retries, or a database that cannot be reached:
+        # the client may try again; it is not a bug to report with an id.
+        from ra.db import is_lost_race
+        if is_lost_race(exc):
+            return _ra_error(Busy())
+        if exc.connection_invalidated or _unreachable(exc):
+            log.warning("database unreachable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+            return _unavailable(DatabaseUnavailable())
+        return _unexpected(exc)
+
+    def _unavailable(exc: DatabaseUnavailable):
+        # Without a database neither the session's user nor the menu can be read:
+        # a page of its own, which needs neither.
+        from flask import g, current_app
+
+        from ra.extensions import db
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass
+        # The language is the session user's; reading the user needs the database.
+        g._login_user = current_app.login_manager.anonymous_user()
+        if wants_json():
+            resp = make_response(error_response(exc.status, exc.code, exc.render()))
+        else:
+            resp = make_response(render_template("unavailable.html", message=exc.render()), exc.status)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
@@ -120,7 +177,10 @@ def init_app(app) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc):
         from ra.extensions import db
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except DBAPIError:  # the connection is gone; the error is still this one
+            pass
         error_id = uuid.uuid4().hex[:12]
         log.exception("unexpected error %s on %s %s", error_id, request.method, request.path)
         return error_response(500, "internal", _l("Something went wrong on our side. "

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from ra import audit
 from ra.auth.models import LoginThrottle, User
 from ra.auth.roles import Role
+from ra.db import insert_missing
 from ra.errors import Conflict, UserError
 from ra.i18n import _l
 from ra.ports import token_digest
@@ -53,11 +54,10 @@ def backoff(failures: int, free: int) -> timedelta:
 
 
 def _row(session, key: str) -> LoginThrottle:
-    throttle = session.get(LoginThrottle, key)
-    if throttle is None:
-        throttle = LoginThrottle(email=key, failures=0)
-        session.add(throttle)
-    return throttle
+    """Upsert, then lock: concurrent first logins with one key each count, and
+    none fails on the primary key."""
+    insert_missing(session, LoginThrottle.__table__, {"email": key, "failures": 0}, ["email"])
+    return session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
 
 
 def _client_key(remote_addr: str | None) -> str:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from ra import audit
 from ra.auth import policy
@@ -88,6 +89,15 @@ def validate_registration(session, data: Registration, *, tell_existing_account:
     return errors, domains
 
 
+TAKEN = {"registry_number": _l("An organisation with this registry number is already registered."),
+         "registrar_email": _l("An account with this e-mail already exists.")}
+
+
+def _taken_field(exc: IntegrityError) -> str:
+    # PostgreSQL names the constraint (uq_organisation_registry_number), SQLite the column.
+    return "registry_number" if "registry_number" in str(exc.orig) else "registrar_email"
+
+
 def register_organisation(session, data: Registration, *, ports):
     """Public self-registration: the organisation (pending) and its registrar's account.
     Returns (organisation, registrar, generated_password_or_None)."""
@@ -101,11 +111,18 @@ def register_organisation(session, data: Registration, *, ports):
         registrar_name=data.registrar_name.strip(), registrar_position=data.registrar_position.strip(),
         registrar_email=normalise_email(data.registrar_email), registrar_phone=data.registrar_phone.strip(),
     )
-    session.add(org)
-    session.flush()
-    user, generated = create_user(session, "self-registration", email=org.registrar_email, role=Role.ORG_REGISTRAR,
-                                  full_name=org.registrar_name, organisation=org, password=data.password,
-                                  locale=data.locale if data.locale in ("mn", "en") else "mn", ports=ports)
+    try:
+        with session.begin_nested():
+            session.add(org)
+            session.flush()
+            user, generated = create_user(
+                session, "self-registration", email=org.registrar_email, role=Role.ORG_REGISTRAR,
+                full_name=org.registrar_name, organisation=org, password=data.password,
+                locale=data.locale if data.locale in ("mn", "en") else "mn", ports=ports)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent registration committed the same value first
+        field = _taken_field(exc)
+        raise Conflict(TAKEN[field], code="already_registered", field=field) from None
     audit.record(session, user, "organisation.registered", org,
                  {"registry_number": org.registry_number, "name": org.name})
     return org, user, generated

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ra.db import commit
-from ra.errors import RAError
+from ra.db import commit, retrying
+from ra.errors import Busy, RAError
 from ra.revocation import execution, lost_reports, publication
 from ra.revocation import queries as q
 from ra.revocation.errors import Recorded
@@ -36,23 +36,34 @@ def run(session, actor, step, *, ports):
     approved is carried out, each committed on its own, by ``actor`` (or by
     ``actor(result)`` when it is a function). Returns what ``step`` returned
     (its objects reloaded after the commits)."""
-    try:
-        result = step()
-    except Recorded:
+    def decide():
+        try:
+            result = step()
+        except Recorded:
+            commit(session)
+            raise
+        ready = [r.id for r in _requests(result) if r.status == RevocationStatus.APPROVED]
+        who = actor(result) if callable(actor) else actor
         commit(session)
-        raise
-    ready = [r.id for r in _requests(result) if r.status == RevocationStatus.APPROVED]
-    who = actor(result) if callable(actor) else actor
-    commit(session)
+        return result, ready, who
+
+    # A deadlock rolls the decision back whole: deciding again is safe, and the
+    # second try sees what the winner committed.
+    result, ready, who = retrying(session, decide)
     for request_id in ready:
-        carry_out(session, who, request_id, ports=ports)
+        try:
+            carry_out(session, who, request_id, ports=ports)
+        except Busy:  # the approval is committed; ``work`` carries it out
+            log.warning("revocation request %s approved; carrying it out is left to the worker", request_id)
     return result
 
 
 def carry_out(session, actor, request_id: int, *, ports):
-    req = execution.execute(session, actor, request_id, ports=ports)
-    commit(session)
-    return req
+    def attempt():
+        req = execution.execute(session, actor, request_id, ports=ports)
+        commit(session)
+        return req
+    return retrying(session, attempt)
 
 
 def carry_out_inline(session, actor, requests, *, ports, follow_token: bool = True) -> None:

@@ -25,6 +25,7 @@ from ra.ca.connector import HoldNotSupported
 from ra.ca.states import CertificateStatus
 from ra.enrollment.holder_models import Holder
 from ra.enrollment.numbering import next_number
+from ra.db import lock_for_update
 from ra.errors import UserError
 from ra.i18n import _l
 from ra.localtime import LOCAL_TZ, local
@@ -200,6 +201,10 @@ def _close(session, actor, req, target: S, *, ports, outcome: str = "", details:
 
 
 def approve(session, actor, req: RevocationRequest, *, note: str = "", ports) -> RevocationRequest:
+    """Dual control (DESIGN §3.4): sign-offs are counted under the request row's
+    lock, so of two approvers racing, the second sees the first's sign-off and
+    the approval that completes the quorum is the one that approves."""
+    req = lock_for_update(session, req)
     _check_decider(actor, req)
     now = ports.clock.now()
     req.approvals.append(RevocationApproval(approver_id=actor.id, decision=Decision.APPROVE,
@@ -219,6 +224,7 @@ def reject(session, actor, req: RevocationRequest, *, reason: str, ports) -> Rev
     reason = (reason or "").strip()
     if not reason:
         raise UserError(_l("Give the reason for the rejection."), field="reason")
+    req = lock_for_update(session, req)
     _check_decider(actor, req)
     req.approvals.append(RevocationApproval(approver_id=actor.id, decision=Decision.REJECT, note=reason[:NOTE_MAX],
                                             at=ports.clock.now()))

@@ -45,7 +45,7 @@ def effect_for(source: S, target: S, *, return_reason: str | None = None) -> Cer
         return CertificateEffect("release", REMOVE_FROM_CRL)
     if target == S.LOST:
         return CertificateEffect("revoke", KEY_COMPROMISE)
-    if target == S.DAMAGED:
+    if target == S.DAMAGED and source != S.IN_STOCK:  # a stock token holds no certificate of a holder
         return CertificateEffect("revoke", CESSATION_OF_OPERATION)
     if target == S.RETURNED:
         return CertificateEffect("revoke", return_reason or CESSATION_OF_OPERATION)

@@ -97,6 +97,15 @@ def register_api(bp):
         jobs.cancel(db.session, actor(), h.id, str(body.get("reason") or ""), ports=current_ports())
         return jsonify(handover_json(hq.get_handover(db.session, handover_id)))
 
+    @bp.route("/handovers/<int:handover_id>/token-failed", methods=["POST"])
+    @token_required
+    def record_handover_token_failed(handover_id):
+        h = hq.get_handover(db.session, handover_id)
+        auth_policy.require(svc.can_hand_over(actor(), h.order))
+        jobs.token_failed(db.session, actor(), h.id, str((request.get_json(silent=True) or {}).get("reason") or ""),
+                          ports=current_ports())
+        return jsonify(handover_json(hq.get_handover(db.session, handover_id)))
+
     @bp.route("/handovers/<int:handover_id>/receipt.pdf", methods=["GET"])
     @token_required
     def handover_receipt(handover_id):
@@ -152,6 +161,11 @@ def openapi_paths() -> dict:
                                               [(200, "Cancelled"), *common],
                                               body={"type": "object", "properties": {"reason": {"type": "string"}}},
                                               params=[hid])},
+        "/handovers/{id}/token-failed": {"post": op(
+            "The token died mid-handover: record it damaged (a certificate issued for it is revoked); "
+            "the handover ends abandoned and the order is ready for another token",
+            [(200, "Abandoned"), *common], body={"type": "object", "required": ["reason"],
+                                                 "properties": {"reason": {"type": "string"}}}, params=[hid])},
         "/handovers/{id}/receipt.pdf": {"get": {"summary": "The handover receipt", "tags": ["handover"],
                                                 "parameters": [hid], "responses": {
                                                     "200": {"description": "PDF", "content": {

@@ -5,6 +5,7 @@ on the same runner as the page and the API (each step committed before the next)
     flask --app ra tokens handover ORDER_ID --as … --serial S --id-document … --random-pin --envelope - | lp
     flask --app ra tokens handover-resume HANDOVER_ID --as … --pin-stdin
     flask --app ra tokens handover-cancel HANDOVER_ID --as … --reason "…"
+    flask --app ra tokens handover-token-failed HANDOVER_ID --as … --reason "…"
     flask --app ra tokens handover-show HANDOVER_ID
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ra.tokens import handover_queries as hq
 from ra.tokens import handover_service as svc
 from ra.tokens.receipt import receipt_pdf
 from ra.tokens.cli import _actor, _fail, _locale, _ports, _render, _secret_line, tokens_cli
-from ra.tokens.handover_states import IdDocument
+from ra.tokens.handover_states import ORDERED, HandoverStep, IdDocument, PinSource
 
 
 def _serial_for(slot_id: int | None, serial: str | None) -> str | None:
@@ -62,6 +63,19 @@ def _write(path: str | None, data: bytes) -> None:
     Path(path).write_bytes(data)
 
 
+def resume_command(h) -> str:
+    """Every argument Resume needs from here: a token if none was taken yet, and a
+    PIN (typed again, or a new envelope) while steps 3–7 remain, since PINs are
+    never kept."""
+    parts = [f"flask --app ra tokens handover-resume {h.id} --as OFFICER_EMAIL"]
+    if h.token_id is None:
+        parts.append("(--serial SERIAL | --slot N)")
+    if h.step in ORDERED and ORDERED.index(h.step) < ORDERED.index(HandoverStep.CERTIFICATE_WRITTEN):
+        parts.append("--random-pin --envelope FILE" if h.pin_source == PinSource.ENVELOPE
+                     else "(--pin-stdin | --random-pin --envelope FILE)")
+    return " ".join(parts)
+
+
 def _report(result: jobs.RunResult, envelope: str | None, receipt: str | None, actor) -> None:
     if result.envelope is not None:
         _write(envelope, result.envelope)
@@ -69,7 +83,9 @@ def _report(result: jobs.RunResult, envelope: str | None, receipt: str | None, a
     if result.error is not None:
         raise click.ClickException(
             f"handover {h.id} stopped after step {h.step.number} ({h.step.value}): {_render(result.error)}\n"
-            f"resume with: flask --app ra tokens handover-resume {h.id} --as … [--pin-stdin | --random-pin]")
+            f"resume with: {resume_command(h)}\n"
+            f"if the token failed: flask --app ra tokens handover-token-failed {h.id} --as OFFICER_EMAIL "
+            f"--reason TEXT")
     if result.completed:
         if receipt:
             ports = _ports()
@@ -146,6 +162,20 @@ def handover_cancel_cmd(handover_id, actor_email, reason):
     click.echo(f"handover {handover_id} cancelled; the token is back in stock")
 
 
+@tokens_cli.command("handover-token-failed")
+@click.argument("handover_id", type=int)
+@click.option("--as", "actor_email", required=True)
+@click.option("--reason", required=True)
+def handover_token_failed_cmd(handover_id, actor_email, reason):
+    """The token died mid-handover: record it damaged and abandon the handover."""
+    try:
+        jobs.token_failed(db.session, _actor(actor_email), handover_id, reason, ports=_ports())
+    except RAError as exc:
+        _fail(exc)
+    click.echo(f"handover {handover_id} abandoned; the token is recorded as damaged; "
+               "the order is ready for a new handover")
+
+
 @tokens_cli.command("handover-show")
 @click.argument("handover_id", type=int)
 def handover_show_cmd(handover_id):
@@ -159,5 +189,7 @@ def handover_show_cmd(handover_id):
             mark = {"done": "x", "current": ">", "waiting": " "}[s["state"]]
             click.echo(f"[{mark}] {s['number']}. {s['label']}")
     click.echo(f"step: {h.step.value}" + (f"  stopped: {h.error_code}: {h.error_message}" if h.error_code else ""))
+    if not h.finished:
+        click.echo(f"resume with: {resume_command(h)}")
     if h.certificate:
         click.echo(f"certificate: {h.certificate.serial} on token: {h.certificate.token_id is not None}")

@@ -365,6 +365,12 @@ def cancel(session, actor, handover_id: int, reason: str, *, ports) -> Handover:
                     lambda h: svc.cancel_handover(session, actor, h, reason, ports=ports), ports=ports)
 
 
+def token_failed(session, actor, handover_id: int, reason: str, *, ports) -> Handover:
+    """The token died mid-handover: recorded damaged, the handover abandoned."""
+    return _claimed(session, actor, handover_id,
+                    lambda h: svc.record_token_failed(session, actor, h, reason, ports=ports), ports=ports)
+
+
 def abandon(session, actor, handover_id: int, reason: str, *, ports) -> Handover:
     """Revoke a certificate no token holds and stop (needs the revocation hook)."""
     return _claimed(session, actor, handover_id,

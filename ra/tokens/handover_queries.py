@@ -94,7 +94,7 @@ def steps_view(h: Handover) -> list[dict]:
     reached = ORDERED.index(h.step) if h.step in ORDERED else -1
     out = []
     for i, step in enumerate(ORDERED):
-        state = "done" if i <= reached else ("current" if i == reached + 1 and h.step != H.CANCELLED else "waiting")
+        state = "done" if i <= reached else ("current" if i == reached + 1 and h.step not in FINISHED else "waiting")
         out.append({"step": step.value, "number": step.number, "label": str(step.label), "state": state})
     return out
 

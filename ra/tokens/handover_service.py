@@ -42,8 +42,9 @@ from ra.tokens.errors import CertificateMismatch, TokenNotPresent
 from ra.tokens.handover_errors import (CannotCancel, HolderDataChanged, IdentityMismatch,  # noqa: F401
                                        OrderNotReady, PinNeeded, RevocationNotConnected, TokenNeeded)
 from ra.tokens.handover_models import Handover
-from ra.tokens.handover_states import CANCELLABLE, ORDERED, HandoverStep, IdDocument, PinSource, handover_steps
-from ra.tokens.states import TokenStatus
+from ra.tokens.handover_states import (CANCELLABLE, FINISHED, ORDERED, HandoverStep, IdDocument, PinSource,
+                                       handover_steps)
+from ra.tokens.states import TokenStatus, token_states
 
 H = HandoverStep
 READY_ORDERS = (OrderStatus.APPROVED, OrderStatus.SCHEDULED)
@@ -128,7 +129,7 @@ def start_handover(session, actor, order, *, id_document_type, id_document_numbe
     if number != order.holder.register_number.upper():
         raise IdentityMismatch(field="id_document_number", expected=order.holder.register_number)
     open_one = session.execute(sa.select(Handover.id).where(
-        Handover.order_id == order.id, Handover.step.notin_([H.COMPLETED, H.CANCELLED]))).scalar()
+        Handover.order_id == order.id, Handover.step.notin_(FINISHED))).scalar()
     if open_one is not None:
         raise Conflict(_l("This order already has a handover in progress: resume or cancel it."),
                        code="handover_open", handover_id=open_one)
@@ -402,3 +403,34 @@ def abandon_handover(session, actor, h: Handover, reason: str, *, ports) -> None
 def check_user_pin_policy(user_pin: str | None) -> None:
     if user_pin is not None:
         pins.check_user_pin(user_pin)
+
+
+def record_token_failed(session, actor, h: Handover, reason: str, *, ports) -> None:
+    """The token died during the handover (its objects gone, its slot empty: a
+    process killed inside C_InitToken leaves SoftHSM's token file empty), so
+    neither Resume nor Cancel can reach it. The officer records it damaged from
+    the open handover: the token leaves the stock as damaged, with its history; a
+    certificate already issued for it is revoked (DESIGN §3.3: never a certificate
+    that no token holds); the handover ends abandoned; the order, untouched, is
+    ready for a new handover with another token."""
+    _require(actor, h.order)
+    reason = (reason or "").strip()
+    if not reason:
+        raise UserError(_l("Give the reason."), field="reason")
+    if h.token is None or not handover_steps.can(h, H.ABANDONED):
+        raise InvalidTransition()
+    revoked = None
+    if h.certificate is not None:
+        revoke = (ports.extra or {}).get(REVOKE_HOOK)
+        if revoke is None:
+            raise RevocationNotConnected(serial=h.certificate.serial)
+        revoke(session, actor, h.certificate, "cessationOfOperation")
+        revoked = h.certificate.serial
+    token, now = h.token, ports.clock.now()
+    token_states.transition(session, token, TokenStatus.DAMAGED, actor=actor, details={
+        "serial": token.serial, "reason": reason[:500], "handover_id": h.id, "during": h.step.value})
+    token.status_changed_at = now
+    h.cancel_reason = reason[:2000]
+    handover_steps.transition(session, h, H.ABANDONED, actor=actor, details={
+        "order_id": h.order_id, "token": token.serial, "reason": reason[:500], "revoked": revoked})
+    h.updated_at = now

@@ -24,6 +24,7 @@ class HandoverStep(str, enum.Enum):
     CERTIFICATE_WRITTEN = "certificate_written"  # 7. the certificate is on the token, read back
     COMPLETED = "completed"                    # 8. order issued, token active, receipt printed
     CANCELLED = "cancelled"                    # stopped before the CA was asked; token back in stock
+    ABANDONED = "abandoned"                    # the token failed; recorded damaged, the order waits for another
 
     @property
     def label(self):
@@ -38,14 +39,14 @@ class HandoverStep(str, enum.Enum):
 H = HandoverStep
 ORDERED = (H.IDENTITY_CHECKED, H.TOKEN_PICKED, H.TOKEN_INITIALISED, H.KEY_GENERATED, H.CSR_SIGNED,
            H.CERTIFICATE_ISSUED, H.CERTIFICATE_WRITTEN, H.COMPLETED)
-FINISHED = (H.COMPLETED, H.CANCELLED)
+FINISHED = (H.COMPLETED, H.CANCELLED, H.ABANDONED)
 # Until the CA has been asked, a handover may be cancelled and the token wiped.
 # From CSR_SIGNED on the CA may hold a request for this handover: cancelling is
 # refused unless that request was rejected (``handover_service.cancel_handover``).
 CANCELLABLE = frozenset({H.IDENTITY_CHECKED, H.TOKEN_PICKED, H.TOKEN_INITIALISED, H.KEY_GENERATED, H.CSR_SIGNED})
 
 DESIGN_STEP = {H.IDENTITY_CHECKED: 1, H.TOKEN_PICKED: 2, H.TOKEN_INITIALISED: 3, H.KEY_GENERATED: 4, H.CSR_SIGNED: 5, H.CERTIFICATE_ISSUED: 6, H.CERTIFICATE_WRITTEN: 7,
-               H.COMPLETED: 8, H.CANCELLED: 0}
+               H.COMPLETED: 8, H.CANCELLED: 0, H.ABANDONED: 0}
 
 STEP_LABELS = {
     H.IDENTITY_CHECKED: _l("Identity checked"),
@@ -57,6 +58,7 @@ STEP_LABELS = {
     H.CERTIFICATE_WRITTEN: _l("Certificate written to the token"),
     H.COMPLETED: _l("Handed over; receipt printed"),
     H.CANCELLED: _l("Cancelled"),
+    H.ABANDONED: _l("Abandoned (token failed)"),
 }
 
 
@@ -64,11 +66,13 @@ def _forward(i: int) -> set:
     nxt = {ORDERED[i + 1]} if i + 1 < len(ORDERED) else set()
     # CERTIFICATE_ISSUED → CANCELLED only with the certificate revoked (``abandon_handover``).
     stoppable = ORDERED[i] in CANCELLABLE or ORDERED[i] == H.CERTIFICATE_ISSUED
-    return nxt | ({H.CANCELLED} if stoppable else set())
+    # Once a token is in it, a token that fails may end any unfinished handover.
+    failable = H.TOKEN_PICKED in ORDERED[:i + 1] and ORDERED[i] != H.COMPLETED
+    return nxt | ({H.CANCELLED} if stoppable else set()) | ({H.ABANDONED} if failable else set())
 
 
-handover_steps = StateMachine("handover", {**{s: _forward(i) for i, s in enumerate(ORDERED)}, H.CANCELLED: set()},
-                              attr="step")
+handover_steps = StateMachine("handover", {**{s: _forward(i) for i, s in enumerate(ORDERED)}, H.CANCELLED: set(),
+                                           H.ABANDONED: set()}, attr="step")
 
 
 def next_step(step: HandoverStep) -> HandoverStep | None:

@@ -27,7 +27,7 @@ from ra.tokens import handover_service as svc
 from ra.tokens import queries as token_queries
 from ra.tokens import receipt
 from ra.tokens.handover_forms import CancelHandoverForm, PickTokenForm, RunHandoverForm, StartHandoverForm
-from ra.tokens.handover_states import CANCELLABLE, ORDERED, HandoverStep
+from ra.tokens.handover_states import CANCELLABLE, ORDERED, HandoverStep, handover_steps
 from ra.tokens.views import bp
 
 H = HandoverStep
@@ -155,6 +155,7 @@ def _page(h, *, status=200, run_form=None):
         needs_pin=reached < ORDERED.index(H.CERTIFICATE_WRITTEN),
         pin_required=reached < ORDERED.index(H.TOKEN_INITIALISED),
         can_cancel=can_act and h.step in CANCELLABLE and (req is None or req.status == RequestStatus.REJECTED),
+        can_record_failure=can_act and h.token is not None and handover_steps.can(h, H.ABANDONED),
         ca_request=req, envelope=envelope, pause_text=pause_text,
         revocation_connected=svc.REVOKE_HOOK in (ports.extra or {})), status
 
@@ -268,6 +269,14 @@ def _pdf(data: bytes, name: str) -> Response:
 def cancel_handover(handover_id):
     return _stop(handover_id, jobs.cancel,
                  lambda h: _l("The handover was cancelled; the token was wiped and stays in stock."))
+
+
+@bp.route("/handovers/<int:handover_id>/token-failed", methods=["POST"])
+@login_required
+def record_handover_token_failed(handover_id):
+    return _stop(handover_id, jobs.token_failed,
+                 lambda h: _l("The token is recorded as damaged and the handover abandoned. "
+                              "Start a new handover of the order with another token."))
 
 
 @bp.route("/handovers/<int:handover_id>/abandon", methods=["POST"])

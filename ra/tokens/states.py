@@ -41,7 +41,7 @@ S = TokenStatus
 token_states = StateMachine(
     "token",
     {
-        S.IN_STOCK: {S.ACTIVE},
+        S.IN_STOCK: {S.ACTIVE, S.DAMAGED},  # → damaged: it failed during a handover
         S.ACTIVE: {S.SUSPENDED, S.LOST, S.DAMAGED, S.RETURNED},
         S.SUSPENDED: {S.ACTIVE, S.LOST, S.DAMAGED},
         S.RETURNED: {S.IN_STOCK, S.DESTROYED},

@@ -13,15 +13,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
+
 from ra import audit
 from ra.auth import policy as auth_policy
-from ra.errors import InvalidTransition, UserError, ValidationFailed
+from ra.errors import Conflict, InvalidTransition, UserError, ValidationFailed
 from ra.i18n import _l
 from ra.tokens import effects, pins
 from ra.tokens import policy as P
 from ra.tokens import queries
 from ra.tokens.errors import SoPinIncorrect
 from ra.tokens.escrow import batch_context, token_context
+from ra.tokens.handover_models import Handover
+from ra.tokens.handover_states import FINISHED
 from ra.tokens.models import Token, TokenBatch
 from ra.tokens.states import MANUAL_TARGETS, TokenStatus, token_states
 
@@ -236,6 +240,17 @@ def unblock_at_counter(session, actor, token: Token, new_user_pin: str, *, ports
 
 # -- token events (DESIGN §3.3 transition table) -------------------------------------------
 
+def _not_in_a_handover(session, token: Token) -> None:
+    """A stock token in an open handover fails through that handover, which must end with it."""
+    if token.status != S.IN_STOCK:
+        return
+    open_one = session.execute(sa.select(Handover.id).where(Handover.token_id == token.id,
+                                                            Handover.step.notin_(FINISHED))).scalar()
+    if open_one is not None:
+        raise Conflict(_l("This token is in handover %(id)s: record its failure on the handover's page."),
+                       code="handover_open", id=open_one)
+
+
 def change_token_state(session, actor, token: Token, target: TokenStatus, *, reason: str, ports,
                        return_reason: str | None = None) -> effects.CertificateEffect | None:
     """Suspend, found, lost, damaged, returned, wiped for reuse, destroyed. Returns
@@ -246,6 +261,7 @@ def change_token_state(session, actor, token: Token, target: TokenStatus, *, rea
         raise InvalidTransition()
     if not token_states.can(token, target):
         raise InvalidTransition()
+    _not_in_a_handover(session, token)
     reason = (reason or "").strip()
     if not reason:
         raise UserError(_l("Give the reason."), field="reason")

@@ -103,13 +103,17 @@ def test_refusals_before_initialisation_say_why(ctx, en, ports, staff, driver):
 def test_transition_table_is_design_3_3():
     table = {k: set(v) for k, v in token_states.table.items()}
     assert table == {
-        S.IN_STOCK: {S.ACTIVE},
+        S.IN_STOCK: {S.ACTIVE, S.DAMAGED},  # → damaged: the token failed during its handover
         S.ACTIVE: {S.SUSPENDED, S.LOST, S.DAMAGED, S.RETURNED},
         S.SUSPENDED: {S.ACTIVE, S.LOST, S.DAMAGED},
         S.RETURNED: {S.IN_STOCK, S.DESTROYED},
         S.DAMAGED: {S.IN_STOCK, S.DESTROYED},
         S.LOST: set(), S.DESTROYED: set(),
     }
+
+
+def test_a_stock_token_that_fails_calls_for_no_certificate_effect():
+    assert effects.effect_for(S.IN_STOCK, S.DAMAGED) is None
 
 
 def test_certificate_effects_follow_rfc_5280_reasons():
