@@ -3,7 +3,6 @@ and files far too large, through the API and the pages."""
 import csv
 import io
 import json
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -133,13 +132,14 @@ def test_windows_1251_csv_is_detected_and_reported_not_mangled(client, app, org_
     assert count(app, Holder, org_setup["org_id"]) == 0
 
 
-def test_a_50000_row_file_is_refused_quickly_with_a_message(client, app, org_setup):
+def test_a_50000_row_file_is_refused_with_a_message(client, app, org_setup):
+    # How little of such a file is read is asserted in test_bulk_import_limits, not
+    # with a clock: a timed assertion fails on a busy machine.
     many = [["Батбаяр", "Сараа", "УБ85010112", "Мэргэжилтэн", f"u{i}@{org_setup['domain']}"] for i in range(50_000)]
     for data, name in ((csv_bytes(many, header=HEADER[:5]), "big.csv"), (xlsx(many, header=HEADER[:5]), "big.xlsx")):
-        started = time.monotonic()
         resp = post_import(client, org_setup, data, name, commit="valid")
         assert resp.status_code == 422 and resp.json["error"]["code"] == "too_many_rows", resp.json
-        assert "5000" in resp.json["error"]["message"] and time.monotonic() - started < 20
+        assert "5000" in resp.json["error"]["message"]
     assert count(app, Holder, org_setup["org_id"]) == 0
 
 
