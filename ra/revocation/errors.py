@@ -156,3 +156,9 @@ class TokenNotReportable(Recorded, Conflict):
     code = "lost_token_not_in_use"
     default_message = _l("This token is no longer in use (it is already recorded as lost, damaged or returned): "
                          "its certificates are revoked.")
+
+
+class NothingPicked(UserError):
+    status = 422
+    code = "lost_token_none_picked"
+    default_message = _l("Pick at least one of your tokens to report.")

@@ -48,9 +48,9 @@ class ReleaseForm(FlaskForm):
 class LostReportForm(FlaskForm):
     email = StringField(_l("Your registered work e-mail"), validators=[DataRequired(REQ), Length(max=254)],
                         render_kw={"autocomplete": "email", "inputmode": "email"})
-    serial = StringField(_l("Token serial number"), validators=[DataRequired(REQ), Length(max=64)],
-                         description=_l("Printed on the token and on your handover receipt."),
-                         render_kw={"autocomplete": "off", "spellcheck": "false"})
+    register_number = StringField(_l("Your register number"), validators=[DataRequired(REQ), Length(max=20)],
+                                  description=_l("As on your ID card, e.g. УБ85031214."),
+                                  render_kw={"autocomplete": "off", "spellcheck": "false"})
 
 
 class LostConfirmForm(FlaskForm):

@@ -35,6 +35,7 @@ from datetime import timedelta
 from ra import audit, throttle
 from ra.auth.service import normalise_email
 from ra.ca.states import CertificateStatus
+from ra.enrollment import register_number as rn
 from ra.mail.direct import CodeMail, send_code
 from ra.revocation import errors as E
 from ra.revocation import notifications
@@ -113,6 +114,33 @@ def report_lost(session, *, email: str, serial: str, client: str, ports) -> Aske
         audit.record(session, "anonymous", "lost_token_report.unmatched", None,
                      {"serial": serial[:32], "client": client})
         return Asked()
+    return _ask(session, token, holder, client=client, now=now, ports=ports)
+
+
+def report_lost_by_person(session, *, email: str, register_number: str, client: str, ports) -> Asked:
+    """The report from someone who does not have the token's serial at hand (it is
+    printed on the lost token and on the receipt): the register number, in either
+    form, and one of the person's registered work e-mails. The answer is the same
+    as ``report_lost``'s whether or not they match; the code goes to the e-mail,
+    and its confirmation lets the holder pick which of their tokens are lost."""
+    email = normalise_email(email)[:254]
+    number = rn.searchable(register_number)[:16]
+    now = ports.clock.now()
+    if not _hit(session, "report-address", client, REPORTS_PER_ADDRESS, REPORT_WINDOW, now):
+        audit.record(session, "anonymous", "lost_token_report.throttled", None, {"client": client})
+        return Asked(throttled=True)
+    found = [(token, holder) for token, holder in q.reportable_tokens_of_person(session, number, REPORTABLE)
+             if normalise_email(holder.email) == email]
+    if not found:
+        audit.record(session, "anonymous", "lost_token_report.unmatched", None, {"client": client, "by": "person"})
+        return Asked()
+    token, holder = found[0]
+    return _ask(session, token, holder, client=client, now=now, ports=ports)
+
+
+def _ask(session, token, holder, *, client: str, now, ports) -> Asked:
+    """A matched report: a code to the registered e-mail, unless one is open or
+    the token's codes for the hour are used up."""
     open_report = q.open_report(session, token, now)
     if open_report is not None:  # a code is out: count it, send nothing
         open_report.reports += 1
@@ -158,7 +186,44 @@ class Confirmed:
     holds_possible: bool = True
 
 
-def confirm_report(session, *, reference: str, code: str, lost: bool, client: str, ports) -> Confirmed:
+def confirm_report(session, *, reference: str, code: str, lost: bool, client: str, ports,
+                   picked: list[str] | None = None) -> Confirmed:
+    """``picked``: the serials of the person's tokens to report (``tokens_to_pick``);
+    None reports the token the code was sent for."""
+    report = proved(session, reference=reference, code=code, client=client, ports=ports)
+    now = ports.clock.now()
+    if picked is None:
+        return carry_out_report(session, report, lost=lost, client=client, now=now, ports=ports)
+    return _carry_out_picked(session, report, picked, lost=lost, client=client, now=now, ports=ports)
+
+
+def tokens_to_pick(session, report: LostTokenReport) -> list:
+    """The tokens a proved report may cover: every reportable token handed to the
+    same person (by register number), in any of their organisations."""
+    return [token for token, _ in q.reportable_tokens_of_person(session, report.holder.register_number, REPORTABLE)]
+
+
+def _carry_out_picked(session, report, picked: list[str], *, lost: bool, client: str, now, ports) -> Confirmed:
+    mine = {token.serial: token for token in tokens_to_pick(session, report)}
+    chosen = [mine[s] for s in dict.fromkeys(picked) if s in mine]
+    if not chosen:
+        raise E.NothingPicked()
+    if report.token not in chosen:  # the code proves the person; the report is about what they picked
+        report.token = chosen[0]
+    done = carry_out_report(session, report, lost=lost, client=client, now=now, ports=ports)
+    for token in chosen:
+        if token is report.token:
+            continue
+        holder = q.holder_of_token(session, token)
+        more = carry_out_report(session, _proved_report(session, holder, token, client=client, now=now, details={
+            "proved_by": report.reference}), lost=lost, client=client, now=now, ports=ports)
+        done.requests += more.requests
+    return done
+
+
+def proved(session, *, reference: str, code: str, client: str, ports) -> LostTokenReport:
+    """The open report that ``code`` proves; a refusal otherwise (wrong codes count
+    against the report the e-mail's link names). Changes nothing of a proved one."""
     now = ports.clock.now()
     if not _hit(session, "prove-address", client, PROOFS_PER_ADDRESS, PROOF_WINDOW, now):
         audit.record(session, "anonymous", "lost_token_report.throttled", None, {"client": client})
@@ -177,7 +242,7 @@ def confirm_report(session, *, reference: str, code: str, lost: bool, client: st
     if report.status == L.EXPIRED or now >= report.expires_at:
         expire(session, report)
         raise E.CodeExpired(minutes=CODE_MINUTES)
-    return carry_out_report(session, report, lost=lost, client=client, now=now, ports=ports)
+    return report
 
 
 def report_signed_in(session, holder, token, *, lost: bool, client: str, ports) -> Confirmed:
@@ -187,6 +252,13 @@ def report_signed_in(session, holder, token, *, lost: bool, client: str, ports) 
     now = ports.clock.now()
     if token.status not in REPORTABLE:
         raise E.TokenNotReportable()
+    report = _proved_report(session, holder, token, client=client, now=now, details={"channel": "holder_account"})
+    return carry_out_report(session, report, lost=lost, client=client, now=now, ports=ports)
+
+
+def _proved_report(session, holder, token, *, client: str, now, details: dict) -> LostTokenReport:
+    """A report proved otherwise than by its own code (a signed-in holder's step-up,
+    or the code of the person's report for another token), ready to carry out."""
     report = LostTokenReport(reference=secrets.token_urlsafe(16), token_id=token.id, holder_id=holder.id,
                              email=holder.email, client=client[:64], created_at=now, last_report_at=now, reports=1,
                              failed_attempts=0, certainly_lost=False, status=L.CODE_SENT, code_digest=None,
@@ -194,8 +266,8 @@ def report_signed_in(session, holder, token, *, lost: bool, client: str, ports) 
     session.add(report)
     session.flush()
     audit.record(session, holder.email, "lost_token_report.received", report, {
-        "serial": token.serial, "holder_id": holder.id, "channel": "holder_account", "client": client})
-    return carry_out_report(session, report, lost=lost, client=client, now=now, ports=ports)
+        "serial": token.serial, "holder_id": holder.id, "client": client, **details})
+    return report
 
 
 def carry_out_report(session, report: LostTokenReport, *, lost: bool, client: str, now, ports) -> Confirmed:

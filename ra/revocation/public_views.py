@@ -2,7 +2,7 @@
 login:
 
 - ``/lost-token``: the holder reports a lost token from a phone, at any hour
-  (registered e-mail + token serial → a one-time code), and
+  (registered work e-mail + register number → a one-time code), and
   ``/lost-token/<reference>`` confirms it with the code: the certificates are
   put on hold at once, or revoked when the holder says the token is lost for
   certain.
@@ -64,6 +64,14 @@ def report(email: str, serial: str):
     return asked
 
 
+def report_by_person(email: str, register_number: str):
+    """``report`` for someone without the token's serial at hand."""
+    asked = lost_reports.report_lost_by_person(db.session, email=email, register_number=register_number,
+                                               client=client_address(), ports=current_ports())
+    commit()
+    return asked
+
+
 def throttled_response(asked):
     """429 for the API, the report kept and its code (if one was due) sent."""
     exc = ReportsThrottled(minutes=lost_reports.CODE_MINUTES)
@@ -72,12 +80,27 @@ def throttled_response(asked):
     return send_after_response(resp, asked)
 
 
-def confirm(reference: str, code: str, lost: bool):
+def confirm(reference: str, code: str, lost: bool, picked: list[str] | None = None):
     """The code proved: holds (and the holder's own revocation) carried out through
     the CA connector after the commit."""
     ports = current_ports()
     return jobs.run(db.session, lambda done: done.report.email, lambda: lost_reports.confirm_report(
-        db.session, reference=reference, code=code, lost=lost, client=client_address(), ports=ports), ports=ports)
+        db.session, reference=reference, code=code, lost=lost, client=client_address(), ports=ports,
+        picked=picked), ports=ports)
+
+
+def tokens_to_pick(reference: str, code: str) -> list:
+    """The person's tokens, when the code proves the report and there is more than
+    one to choose from; nothing is carried out yet."""
+    try:
+        report = lost_reports.proved(db.session, reference=reference, code=code, client=client_address(),
+                                     ports=current_ports())
+    except RAError:
+        commit()  # a wrong code is counted, as at the confirmation
+        raise
+    tokens = lost_reports.tokens_to_pick(db.session, report)
+    commit()
+    return tokens if len(tokens) > 1 else []
 
 
 @bp.route("/lost-token", methods=["GET", "POST"])
@@ -86,7 +109,7 @@ def report_lost_token():
     if request.method == "GET" or not form.validate_on_submit():
         status = 200 if request.method == "GET" else (400 if form.csrf_token.errors else 422)
         return render_template("revocation/lost_report.html", form=form), status
-    asked = report(form.email.data, form.serial.data)
+    asked = report_by_person(form.email.data, form.register_number.data)
     if asked.throttled:
         resp = Response(render_template("revocation/lost_report.html", form=form, throttled=True,
                                         message=ReportsThrottled(minutes=lost_reports.CODE_MINUTES).render()),
@@ -104,8 +127,13 @@ def confirm_lost_token(reference):
     if request.method == "GET" or not form.validate_on_submit():
         status = 200 if request.method == "GET" else (400 if form.csrf_token.errors else 422)
         return render_template("revocation/lost_confirm.html", **context), status
+    picked = request.form.getlist("token") or None
     try:
-        done = confirm(reference, form.code.data, form.lost.data == "lost")
+        if picked is None:
+            choices = tokens_to_pick(reference, form.code.data)
+            if choices:  # more than one token: the holder says which are lost
+                return render_template("revocation/lost_confirm.html", choices=choices, **context)
+        done = confirm(reference, form.code.data, form.lost.data == "lost", picked)
     except RAError as exc:
         db.session.rollback()
         return render_template("revocation/lost_confirm.html", error=exc.render(), **context), exc.status

@@ -131,6 +131,25 @@ def holder_of_token(session, token: Token) -> Holder | None:
         .order_by(Certificate.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def reportable_tokens_of_person(session, register_number: str, statuses) -> list[tuple[Token, Holder]]:
+    """The tokens in ``statuses`` now held by the person with this register number,
+    each with the holder record it was handed to (the person may hold in several
+    organisations), oldest first. A token's holder is its newest certificate's."""
+    if not register_number:
+        return []
+    candidates = session.execute(
+        sa.select(Token).join(Certificate, Certificate.token_id == Token.id)
+        .join(Holder, Holder.id == Certificate.holder_id)
+        .where(Holder.register_number == register_number, Token.status.in_(tuple(statuses)))
+        .distinct().order_by(Token.id)).scalars().all()
+    found = []
+    for token in candidates:
+        holder = holder_of_token(session, token)
+        if holder is not None and holder.register_number == register_number:
+            found.append((token, holder))
+    return found
+
+
 def token_by_serial(session, serial: str) -> Token | None:
     serial = (serial or "").strip()
     if not serial:

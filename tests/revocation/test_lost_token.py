@@ -64,11 +64,13 @@ def test_reported_at_night_from_a_phone_confirmed_next_morning_with_a_second_app
                        holder=db.session.get(Holder, issued.holder_id), profile="authentication")
     mail.clear()
 
-    # At night, on the phone: the public page, e-mail and token serial.
+    # At night, on the phone: the public page, e-mail and register number (no serial at hand).
     page = client.get("/lost-token", headers=PHONE)
     assert page.status_code == 200 and 'name="viewport"' in page.get_data(as_text=True)
-    sent = _page_post(client, "/lost-token", {"email": issued.holder_email.upper(), "serial": issued.token_serial},
-                      PHONE)
+    with app.app_context():
+        register_number = db.session.get(Holder, issued.holder_id).register_number
+    sent = _page_post(client, "/lost-token", {"email": issued.holder_email.upper(),
+                                              "register_number": register_number.lower()}, PHONE)
     assert sent.status_code == 303
     confirm_url = sent.headers["Location"].split("?")[0]
     [message] = mail.to(issued.holder_email)

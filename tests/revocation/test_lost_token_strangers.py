@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from ra import proxies
 from ra.extensions import db
+from ra.enrollment.holder_models import Holder
 from ra.revocation.models import LostTokenReport
 from tests.conftest import csrf_from
 from tests.revocation.conftest import code_in, issue
@@ -36,12 +37,15 @@ def test_the_report_answer_is_the_same_whether_or_not_email_and_serial_match(app
     with app.app_context():
         reference = db.session.execute(sa.select(LostTokenReport.reference)).scalar_one()
     assert reference not in ids                                              # the report's id is the mailbox's
+    with app.app_context():
+        register_number = db.session.get(Holder, issued.holder_id).register_number
     pages = []
-    for email in (issued.holder_email, "stranger@example.com"):
+    for email, number in ((issued.holder_email, register_number), ("stranger@example.com", register_number),
+                          (issued.holder_email, "ЖЖ99999999")):
         token = csrf_from(client.get("/lost-token").get_data(as_text=True))
         pages.append(client.post("/lost-token", buffered=True,
-                                 data={"email": email, "serial": issued.token_serial, "csrf_token": token}))
-    assert [p.status_code for p in pages] == [303, 303]
+                                 data={"email": email, "register_number": number, "csrf_token": token}))
+    assert [p.status_code for p in pages] == [303, 303, 303]
     shapes = {re.sub(r"/lost-token/[A-Za-z0-9_-]{22}\?", "/lost-token/ID?", p.headers["Location"]) for p in pages}
     assert len(shapes) == 1 and reference not in "".join(p.headers["Location"] for p in pages)
 
