@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from ra.profiles import DEFAULT_PROFILES, SubjectData, build_subject  # noqa: E402
 
-HOLDER = SubjectData(latin_name="Batbayar Dorj", cyrillic_name="Батбаяр Дорж", register_number="UB90010112",
+HOLDER = SubjectData(latin_name="Batbayar Dorj", cyrillic_name="Батбаяр Дорж", register_number="УБ90010112",
                      organisation="Нийслэлийн Засаг даргын Тамгын газар", department="МТХ",
                      position="Ахлах мэргэжилтэн", email="batbayar@ub.gov.mn")
 
@@ -165,6 +165,9 @@ def compare(csrs: list[bytes], url: str, instance: Path, keys: tuple[str, str] |
         algorithm = issuing.key_algorithm
         bare = Bare(x509.load_pem_x509_certificate(issuing.certificate_pem.encode()),
                     unseal(ports.ca._wrapping, issuing.encrypted_key, issuing.name), ports.base_url)
+        # End the read: outside a web request the app's SQLite transactions take
+        # the write lock at BEGIN, and the floor's own connection creates a table.
+        db.session.commit()
         floor = Floor(bare, url)
         run = os.urandom(4).hex()
         jobs.issue_certificate(db.session, "bench", csr=csrs[0], profile="signing", subject=HOLDER,
