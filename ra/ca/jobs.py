@@ -63,11 +63,12 @@ class Outcome:
     request: CertificateRequest
     status: RequestStatus
     certificate: Certificate | None = None
+    attempts: int = 1
 
     @classmethod
     def of(cls, req: CertificateRequest) -> Outcome:
         issued = req.status == RequestStatus.ISSUED
-        return cls(req, req.status, req.certificate if issued else None)
+        return cls(req, req.status, req.certificate if issued else None, req.attempts)
 
     @property
     def pending(self) -> bool:
@@ -119,7 +120,7 @@ def _issue_locally(session, actor, request: dict, ports) -> Outcome:
 def submit(session, actor, request_id: str, *, ports) -> Outcome:
     outcome = _answered(in_transaction(session, lambda: Outcome.of(service.submit_certificate_request(
         session, actor, request_id, ports=ports))))
-    if outcome.status == RequestStatus.ISSUED and outcome.request.attempts > 1 and not ports.ca.local:
+    if not ports.ca.local and outcome.status == RequestStatus.ISSUED and outcome.attempts > 1:
         revoke_duplicates(session, actor, request_id, ports=ports)
     return outcome
 
