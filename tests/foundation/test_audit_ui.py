@@ -28,6 +28,15 @@ def test_auditor_browses_and_filters_the_log(app):
     assert "login.succeeded" not in page
 
 
+def test_a_bad_audit_page_number_is_a_400_not_a_silent_first_page(app):
+    email = _user(app, Role.AUDITOR)
+    client = app.test_client()
+    login(client, email)
+    for bad in ("abc", "0", str(2 ** 64)):
+        assert client.get(f"/audit/?page={bad}").status_code == 400, bad
+    assert client.get("/audit/?page=2").status_code == 200
+
+
 def test_registrar_cannot_read_the_audit_log(app):
     with app.app_context():
         _, registrar = make_org(db.session, app.extensions["ra.ports"])
