@@ -106,8 +106,9 @@ def test_every_step_is_in_the_audit_log_and_no_pin_is(ctx, ports, staff, driver,
                        "handover.certificate_issued", "handover.certificate_written", "handover.completed"]
     token_events = [r.action for r in queries.token_history(db.session, token)]
     assert token_events[-1] == "token.active" and "token.user_pin_set" in token_events
+    # In the log's order: without ORDER BY, PostgreSQL may return rows in any order.
     order_events = [r.action for r in db.session.execute(sa.select(AuditRecord).where(
-        AuditRecord.object_type == "order", AuditRecord.object_id == str(order.id))).scalars()]
+        AuditRecord.object_type == "order", AuditRecord.object_id == str(order.id)).order_by(AuditRecord.seq)).scalars()]
     # A holder served without an appointment is scheduled at the counter (walk-in), then issued.
     assert order_events[-2:] == ["order.scheduled", "order.issued"]
     details = " ".join(r.details for r in db.session.execute(sa.select(AuditRecord)).scalars())
