@@ -52,6 +52,10 @@ def test_parallel_resume_and_cancel_of_one_handover_never_fail(db_kind, tmp_path
         results = all_at_once([resume, cancel] * 5)
 
         assert all(status in (200, 202, 409) for status, _ in results), results
-        assert any(status == 200 and body["step"] == "cancelled" for status, body in results), results
+        # Every cancel may have met a running resume (409 handover_busy) on a busy
+        # machine; once the race is over, nothing runs and a cancel goes through.
+        if not any(status == 200 and body["step"] == "cancelled" for status, body in results):
+            status, body = cancel()
+            assert status == 200 and body["step"] == "cancelled", body
         with app.app_context():
             assert db.session.get(Handover, hid).step == H.CANCELLED
